@@ -1,0 +1,10 @@
+// Taipan.swift — the `taipan` command: argument parsing only, one file per subcommand.
+
+import ArgumentParser
+
+@main
+struct Taipan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train, fine-tune, evaluate and run Mamba language models on the CPU.",
+        subcommands: [])
+}
