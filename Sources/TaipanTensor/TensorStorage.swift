@@ -1,0 +1,56 @@
+// TensorStorage.swift — the float32 buffer behind a tensor: 64-byte aligned, freed when the
+// last tensor sharing it goes away, and counted so tests and benchmarks can read the live and
+// peak bytes that tensors hold.
+
+import Synchronization
+
+/// A 64-byte aligned float32 buffer, shared by a tensor and its reshaped views.
+public final class TensorStorage: @unchecked Sendable {
+    /// The first element; valid for `count` floats.
+    public let pointer: UnsafeMutablePointer<Float>
+    /// The number of floats held.
+    public let count: Int
+
+    /// Allocates `count` floats, zero-filled.
+    public init(count: Int) {
+        precondition(count >= 0, "TensorStorage: negative element count \(count)")
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            .bindMemory(to: Float.self, capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+        self.count = count
+        AllocationCounter.shared.allocated(bytes)
+    }
+
+    deinit {
+        AllocationCounter.shared.freed(max(count, 1) * MemoryLayout<Float>.stride)
+        pointer.deallocate()
+    }
+}
+
+/// Live and peak bytes held by tensor storage, for memory tests and benchmarks.
+public final class AllocationCounter: Sendable {
+    /// The process-wide counter.
+    public static let shared = AllocationCounter()
+
+    private let state = Mutex<(live: Int, peak: Int)>((0, 0))
+
+    /// Bytes held by tensor storage right now.
+    public var liveBytes: Int { state.withLock { $0.live } }
+    /// The most bytes held at once since the last `resetPeak()`.
+    public var peakBytes: Int { state.withLock { $0.peak } }
+
+    /// Starts a new peak measurement from the bytes live now.
+    public func resetPeak() { state.withLock { $0.peak = $0.live } }
+
+    /// Records memory that a kernel allocates outside tensor storage (scratch buffers).
+    public func allocated(_ bytes: Int) {
+        state.withLock {
+            $0.live += bytes
+            $0.peak = max($0.peak, $0.live)
+        }
+    }
+
+    /// Records the release of memory recorded with `allocated(_:)`.
+    public func freed(_ bytes: Int) { state.withLock { $0.live -= bytes } }
+}
