@@ -179,8 +179,8 @@ extension Tensor {
         }
     }
 
-    /// Sums a whole tensor in fixed chunks added in order (deterministic, and more accurate
-    /// than one running sum).
+    /// Sums a whole tensor in fixed chunks, each in Float64, added in order: deterministic
+    /// for any thread count, and accurate for millions of elements.
     static func chunkedSum(_ input: UnsafeMutablePointer<Float>, plan: ReductionPlan) -> Float {
         let n = plan.reducedCount
         if n == 0 { return 0 }
@@ -190,13 +190,13 @@ extension Tensor {
         partials.withUnsafeMutableBufferPointer { partial in
             plan.reducedOffsets.withUnsafeBufferPointer { offsets in
                 parallelChunks(count: n, chunks: Swift.min(chunks, Swift.max(1, n / 1024))) { chunk, range in
-                    var total: Float = 0
+                    var total: Double = 0
                     if contiguous {
-                        for i in range { total += input[i] }
+                        for i in range { total += Double(input[i]) }
                     } else {
-                        for i in range { total += input[offsets[i]] }
+                        for i in range { total += Double(input[offsets[i]]) }
                     }
-                    partial[chunk] = Double(total)
+                    partial[chunk] = total
                 }
             }
         }
