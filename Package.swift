@@ -26,7 +26,7 @@ let package = Package(
         .executableTarget(
             name: "TaipanCLI",
             dependencies: [
-                "TaipanTensor", "TaipanData",
+                "CBLAS", "TaipanTensor", "TaipanData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -33,7 +33,7 @@ enum DivideFunction: BinaryFunction {
 func broadcastBinary<F: BinaryFunction>(_: F.Type, _ a: Tensor, _ b: Tensor) -> Tensor {
     let shape: [Int]
     do { shape = try broadcastShapes(a.shape, b.shape, op: F.name) } catch { preconditionFailure(error.description) }
-    let result = Tensor(zeros: shape)
+    let result = Tensor(uninitialized: shape)
     let pa = a.pointer, pb = b.pointer, out = result.pointer
     if a.shape == b.shape {
         parallelFor(result.count) { range in
@@ -106,7 +106,7 @@ protocol UnaryFunction {
 extension Tensor {
     /// Applies `function` elementwise and records its derivative.
     func unary<F: UnaryFunction>(_ function: F) -> Tensor {
-        let result = Tensor(zeros: shape, requiresGrad: false)
+        let result = Tensor(uninitialized: shape)
         let input = pointer, out = result.pointer
         parallelFor(count) { range in
             for i in range { out[i] = function.value(input[i]) }

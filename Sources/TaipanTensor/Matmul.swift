@@ -13,8 +13,9 @@ public func sgemm(
 ) {
     if m == 0 || n == 0 { return }
     if k == 0 {
-        // BLAS leaves C·beta alone with k = 0 only in some builds; make it explicit.
-        for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
+        // An empty sum: C ← beta·C, made explicit (and exact zeros for beta = 0, whatever
+        // C held before).
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
     cblas_sgemm(
@@ -56,7 +57,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let strideA = a.rank > 2 ? rowsA * columnsA : 0
     let strideB = b.rank > 2 ? b.shape[b.rank - 2] * columnsB : 0
     let strideC = m * n
-    let result = Tensor(zeros: outShape)
+    let result = Tensor(uninitialized: outShape)
     // A batch of rows times one shared matrix is a single taller product.
     let foldBatch = b.rank == 2 && !transposeA && a.rank > 2
 

@@ -45,6 +45,11 @@ public final class Tensor {
         self.init(storage: TensorStorage(count: shape.reduce(1, *)), shape: shape, requiresGrad: requiresGrad)
     }
 
+    /// A tensor whose contents are undefined, for op outputs that are overwritten entirely.
+    convenience init(uninitialized shape: [Int]) {
+        self.init(storage: TensorStorage(count: shape.reduce(1, *), zeroed: false), shape: shape)
+    }
+
     /// A tensor filled with `value`.
     public convenience init(full shape: [Int], value: Float, requiresGrad: Bool = false) {
         self.init(zeros: shape, requiresGrad: requiresGrad)

@@ -1,0 +1,10 @@
+// Bench.swift — `taipan bench`: benchmarks that check their result, then time it, and print
+// medians next to a peer measured in the same run.
+
+import ArgumentParser
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure Taipan's speed against a peer in the same run.",
+        subcommands: [BenchMatmul.self])
+}
