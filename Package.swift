@@ -30,7 +30,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "TaipanTensorTests", dependencies: ["TaipanTensor"]),
+        // Shared by the test targets: Float64 references and finite-difference gradient checks.
+        .target(name: "TaipanTestSupport", dependencies: ["TaipanTensor"], path: "Tests/TaipanTestSupport"),
+        .testTarget(name: "TaipanTensorTests", dependencies: ["TaipanTensor", "TaipanTestSupport"]),
         .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData"]),
     ]
 )

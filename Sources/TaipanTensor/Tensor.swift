@@ -46,7 +46,7 @@ public final class Tensor {
     }
 
     /// A tensor whose contents are undefined, for op outputs that are overwritten entirely.
-    convenience init(uninitialized shape: [Int]) {
+    public convenience init(uninitialized shape: [Int]) {
         self.init(storage: TensorStorage(count: shape.reduce(1, *), zeroed: false), shape: shape)
     }
 

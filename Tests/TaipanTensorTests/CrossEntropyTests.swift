@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TaipanTensor
+import TaipanTestSupport
 
 @Suite struct CrossEntropyTests {
     @Test func matchesHandWorkedValues() throws {

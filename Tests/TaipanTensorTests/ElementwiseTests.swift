@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TaipanTensor
+import TaipanTestSupport
 
 @Suite struct ElementwiseTests {
     /// Shape pairs covering equal shapes, odd sizes, size-1 and broadcast dimensions.

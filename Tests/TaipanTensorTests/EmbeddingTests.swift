@@ -1,5 +1,6 @@
 import Testing
 @testable import TaipanTensor
+import TaipanTestSupport
 
 @Suite struct EmbeddingTests {
     @Test func looksUpRowsAndScatterAddsRepeatedIds() throws {

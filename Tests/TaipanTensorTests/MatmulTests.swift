@@ -1,5 +1,6 @@
 import Testing
 @testable import TaipanTensor
+import TaipanTestSupport
 
 @Suite struct MatmulTests {
     /// op(A)·op(B) over the last two dimensions, by the textbook triple loop in Float64.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TaipanTensor
+import TaipanTestSupport
 
 @Suite struct ReductionsTests {
     static let cases: [([Int], [Int], Bool)] = [

@@ -1,22 +1,23 @@
-// GradientCheck.swift — test support: a tiny Float64 n-d array for reference maths, and a
-// finite-difference gradient check of a Tensor op against its Float64 reference.
+// GradientCheck.swift — test support shared by the test targets: a tiny Float64 n-d array
+// for reference maths, and a finite-difference gradient check of a Tensor op against its
+// Float64 reference.
 
 import Foundation
 import Testing
-@testable import TaipanTensor
+import TaipanTensor
 
 /// A row-major Float64 array used to compute reference values independently of Taipan.
-struct Reference {
-    var shape: [Int]
-    var values: [Double]
+public struct Reference {
+    public var shape: [Int]
+    public var values: [Double]
 
-    init(shape: [Int], values: [Double]) {
+    public init(shape: [Int], values: [Double]) {
         precondition(values.count == shape.reduce(1, *))
         self.shape = shape
         self.values = values
     }
 
-    var strides: [Int] {
+    public var strides: [Int] {
         var strides = [Int](repeating: 1, count: shape.count)
         var step = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) { strides[i] = step; step *= shape[i] }
@@ -24,7 +25,7 @@ struct Reference {
     }
 
     /// Multi-index of flat position `flat`.
-    func index(_ flat: Int) -> [Int] {
+    public func index(_ flat: Int) -> [Int] {
         var remainder = flat
         var result = [Int](repeating: 0, count: shape.count)
         for d in stride(from: shape.count - 1, through: 0, by: -1) {
@@ -34,12 +35,12 @@ struct Reference {
         return result
     }
 
-    func flat(_ index: [Int]) -> Int { zip(index, strides).map { $0 * $1 }.reduce(0, +) }
+    public func flat(_ index: [Int]) -> Int { zip(index, strides).map { $0 * $1 }.reduce(0, +) }
 
-    func map(_ f: (Double) -> Double) -> Reference { Reference(shape: shape, values: values.map(f)) }
+    public func map(_ f: (Double) -> Double) -> Reference { Reference(shape: shape, values: values.map(f)) }
 
     /// Elementwise `f` with NumPy broadcasting, written index by index.
-    static func broadcast(_ a: Reference, _ b: Reference, _ f: (Double, Double) -> Double) -> Reference {
+    public static func broadcast(_ a: Reference, _ b: Reference, _ f: (Double, Double) -> Double) -> Reference {
         let rank = max(a.shape.count, b.shape.count)
         let pa = [Int](repeating: 1, count: rank - a.shape.count) + a.shape
         let pb = [Int](repeating: 1, count: rank - b.shape.count) + b.shape
@@ -55,7 +56,7 @@ struct Reference {
     }
 
     /// Reduction over `dims` by folding with `f` from `initial`.
-    func reduce(_ dims: [Int], keep: Bool, initial: Double, _ f: (Double, Double) -> Double) -> Reference {
+    public func reduce(_ dims: [Int], keep: Bool, initial: Double, _ f: (Double, Double) -> Double) -> Reference {
         let kept = shape.enumerated().map { dims.contains($0.offset) ? 1 : $0.element }
         var out = Reference(shape: kept, values: [Double](repeating: initial, count: kept.reduce(1, *)))
         for i in 0..<values.count {
@@ -68,15 +69,15 @@ struct Reference {
     }
 
     /// The tensor with the same values, as Float32.
-    var tensor: Tensor { try! Tensor(values.map(Float.init), shape: shape) }
+    public var tensor: Tensor { try! Tensor(values.map(Float.init), shape: shape) }
 }
 
 extension Tensor {
-    var reference: Reference { Reference(shape: shape, values: values.map(Double.init)) }
+    public var reference: Reference { Reference(shape: shape, values: values.map(Double.init)) }
 }
 
 /// max |a − b| / max |b| (with a floor on the denominator for all-zero references).
-func relativeError(_ actual: [Float], _ expected: [Double]) -> Double {
+public func relativeError(_ actual: [Float], _ expected: [Double]) -> Double {
     precondition(actual.count == expected.count, "\(actual.count) vs \(expected.count) values")
     var difference = 0.0, scale = 1e-12
     for (a, b) in zip(actual, expected) {
@@ -87,7 +88,7 @@ func relativeError(_ actual: [Float], _ expected: [Double]) -> Double {
 }
 
 /// Random Float inputs of `shape` in [low, high).
-func randomValues(_ shape: [Int], low: Float = -2, high: Float = 2, seed: UInt64) -> [Float] {
+public func randomValues(_ shape: [Int], low: Float = -2, high: Float = 2, seed: UInt64) -> [Float] {
     var generator = SeededGenerator(seed: seed)
     return (0..<shape.reduce(1, *)).map { _ in low + (high - low) * generator.nextUniform() }
 }
@@ -95,7 +96,7 @@ func randomValues(_ shape: [Int], low: Float = -2, high: Float = 2, seed: UInt64
 /// Checks `op` on Tensors against `reference` on Float64 arrays: the forward values, and the
 /// gradient of every input against central finite differences of the Float64 reference, for
 /// the functional Σ w·op(x) with random w.
-func checkGradients(
+public func checkGradients(
     _ inputs: [[Float]], shapes: [[Int]],
     forwardTolerance: Double = 1e-5, gradientTolerance: Double = 1e-4,
     sourceLocation: SourceLocation = #_sourceLocation,
