@@ -22,6 +22,7 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]),
 
         .target(name: "TaipanTensor", dependencies: ["CBLAS"]),
+        .target(name: "TaipanNN", dependencies: ["TaipanTensor"]),
         .target(name: "TaipanData", dependencies: ["CZstd"]),
         .executableTarget(
             name: "TaipanCLI",
@@ -33,6 +34,7 @@ let package = Package(
         // Shared by the test targets: Float64 references and finite-difference gradient checks.
         .target(name: "TaipanTestSupport", dependencies: ["TaipanTensor"], path: "Tests/TaipanTestSupport"),
         .testTarget(name: "TaipanTensorTests", dependencies: ["TaipanTensor", "TaipanTestSupport"]),
+        .testTarget(name: "TaipanNNTests", dependencies: ["TaipanNN", "TaipanTestSupport"]),
         .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData"]),
     ]
 )
