@@ -9,12 +9,17 @@ import Foundation
 
 /// A parsed JSON value. Objects keep their members in file order.
 public enum JSONValue: Equatable, Sendable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
     /// A number, kept as its literal text so integers stay exact.
     case number(String)
+    /// A string, escapes resolved.
     case string(String)
+    /// An array.
     case array([JSONValue])
+    /// An object: its members in file order, keys unique.
     case object([(key: String, value: JSONValue)])
 
     /// A JSON number holding `value` exactly.

@@ -2,7 +2,8 @@
 // (https://github.com/huggingface/safetensors, "Format"), their sizes, and the exact
 // widening of IEEE half (F16) and bfloat16 (BF16) values to Float32.
 
-/// An element type a safetensors header may name.
+/// An element type a safetensors header may name: booleans, unsigned and signed integers
+/// (`U8` … `I64`), IEEE floats (`F16`, `F32`, `F64`), bfloat16 and the two 8-bit float formats.
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
     case BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64
 
