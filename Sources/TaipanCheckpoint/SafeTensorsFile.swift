@@ -152,37 +152,32 @@ public final class SafeTensorsFile: SafeTensorsSource, @unchecked Sendable {
                 path: path, tensor: name,
                 message: "has \(info.elementCount) elements, the destination holds \(destination.count)")
         }
-        guard [.F32, .F16, .BF16, .F64].contains(info.dtype) else {
-            throw CheckpointError.invalidTensor(
-                path: path, tensor: name, message: "dtype \(info.dtype.rawValue) cannot be read as floats")
-        }
-        guard let output = destination.baseAddress else { return }
         let source = dataSection + info.byteRange.lowerBound
-        let count = info.elementCount
         // Elements are read unaligned: the format does not promise the data section is aligned.
         switch info.dtype {
         case .F32:
-            for index in 0..<count {
+            for index in 0..<destination.count {
                 let bits = UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self))
-                output[index] = Float(bitPattern: bits)
+                destination[index] = Float(bitPattern: bits)
             }
         case .F16:
-            for index in 0..<count {
+            for index in 0..<destination.count {
                 let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
-                output[index] = floatFromHalfBits(bits)
+                destination[index] = floatFromHalfBits(bits)
             }
         case .BF16:
-            for index in 0..<count {
+            for index in 0..<destination.count {
                 let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
-                output[index] = floatFromBFloat16Bits(bits)
+                destination[index] = floatFromBFloat16Bits(bits)
             }
         case .F64:
-            for index in 0..<count {
+            for index in 0..<destination.count {
                 let bits = UInt64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self))
-                output[index] = Float(Double(bitPattern: bits))
+                destination[index] = Float(Double(bitPattern: bits))
             }
         default:
-            break
+            throw CheckpointError.invalidTensor(
+                path: path, tensor: name, message: "dtype \(info.dtype.rawValue) cannot be read as floats")
         }
     }
 
