@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "TaipanTensor", targets: ["TaipanTensor"]),
         .library(name: "TaipanData", targets: ["TaipanData"]),
+        .library(name: "TaipanNN", targets: ["TaipanNN"]),
+        .library(name: "TaipanCheckpoint", targets: ["TaipanCheckpoint"]),
         .executable(name: "taipan", targets: ["TaipanCLI"]),
     ],
     dependencies: [
@@ -24,6 +26,8 @@ let package = Package(
         .target(name: "TaipanTensor", dependencies: ["CBLAS"]),
         .target(name: "TaipanNN", dependencies: ["TaipanTensor"]),
         .target(name: "TaipanData", dependencies: ["CZstd"]),
+        .target(name: "TaipanNN", dependencies: ["TaipanTensor"]),
+        .target(name: "TaipanCheckpoint", dependencies: ["TaipanTensor", "TaipanNN"]),
         .executableTarget(
             name: "TaipanCLI",
             dependencies: [
@@ -36,5 +40,7 @@ let package = Package(
         .testTarget(name: "TaipanTensorTests", dependencies: ["TaipanTensor", "TaipanTestSupport"]),
         .testTarget(name: "TaipanNNTests", dependencies: ["TaipanNN", "TaipanTestSupport"]),
         .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData"]),
+        .testTarget(name: "TaipanNNTests", dependencies: ["TaipanNN"]),
+        .testTarget(name: "TaipanCheckpointTests", dependencies: ["TaipanCheckpoint", "TaipanNN"]),
     ]
 )
