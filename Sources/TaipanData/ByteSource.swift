@@ -1,0 +1,54 @@
+// ByteSource.swift — a stream of bytes read in fixed-size pieces (a plain file, or a zstd
+// file through `ZstdReader`), and `FileReader`, the plain-file stream over a POSIX descriptor.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A stream of bytes, read front to back into caller-owned buffers.
+public protocol ByteSource: AnyObject {
+    /// The file the bytes come from, for error messages.
+    var path: String { get }
+    /// Fills the front of `buffer` and returns how many bytes it wrote; 0 means the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+/// Reads a plain file through a POSIX descriptor, counting the bytes read so far.
+public final class FileReader: ByteSource {
+    public let path: String
+    /// Bytes read from the file so far.
+    public private(set) var bytesRead: Int = 0
+    private let descriptor: Int32
+
+    /// Opens `path` for reading.
+    public init(path: String) throws {
+        self.path = path
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        if descriptor < 0 { throw DataError.io(path: path, reason: "cannot open: \(errnoMessage())") }
+        var info = stat()
+        if fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+            close(descriptor)
+            throw DataError.io(path: path, reason: "is a directory, not a file")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        while true {
+            let count = Glibc.read(descriptor, base, buffer.count)
+            if count >= 0 {
+                bytesRead += count
+                return count
+            }
+            if errno != EINTR { throw DataError.io(path: path, reason: "read failed: \(errnoMessage())") }
+        }
+    }
+}
+
+/// Opens `path` as a byte stream, decompressing it when its name ends in `.zst`.
+public func openByteSource(path: String, bufferSize: Int = 1 << 20) throws -> ByteSource {
+    let file = try FileReader(path: path)
+    return path.hasSuffix(".zst") ? ZstdReader(file: file, bufferSize: bufferSize) : file
+}
