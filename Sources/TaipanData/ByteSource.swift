@@ -19,10 +19,12 @@ public final class FileReader: ByteSource {
     /// Bytes read from the file so far.
     public private(set) var bytesRead: Int = 0
     private let descriptor: Int32
+    private var hasher: SHA256?
 
-    /// Opens `path` for reading.
-    public init(path: String) throws {
+    /// Opens `path` for reading; with `hashing`, `sha256()` gives the hash of what was read.
+    public init(path: String, hashing: Bool = false) throws {
         self.path = path
+        hasher = hashing ? SHA256() : nil
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 { throw DataError.io(path: path, reason: "cannot open: \(errnoMessage())") }
         var info = stat()
@@ -40,11 +42,17 @@ public final class FileReader: ByteSource {
             let count = Glibc.read(descriptor, base, buffer.count)
             if count >= 0 {
                 bytesRead += count
+                hasher?.update(UnsafeRawBufferPointer(start: base, count: count))
                 return count
             }
             if errno != EINTR { throw DataError.io(path: path, reason: "read failed: \(errnoMessage())") }
         }
     }
+}
+
+extension FileReader {
+    /// The SHA-256 of the bytes read so far (the whole file, once read to the end), if hashing.
+    public func sha256() -> String? { hasher?.hexDigest() }
 }
 
 /// Opens `path` as a byte stream, decompressing it when its name ends in `.zst`.

@@ -19,23 +19,32 @@ public final class ShardReader {
     private var record: [UInt8] = []
 
     /// Opens `path`; its name must end in one of `ShardFormat.extensions`.
-    public init(path: String, options: RecordOptions = RecordOptions(), bufferSize: Int = 1 << 20) throws {
+    /// With `hashing`, `fileSHA256()` gives the hash of the file once it has been read.
+    public init(path: String, options: RecordOptions = RecordOptions(), bufferSize: Int = 1 << 20, hashing: Bool = false) throws {
         guard let format = ShardFormat(path: path) else {
             throw DataError.invalidArgument("\(path): unknown input format (expected a name ending in \(ShardFormat.extensions.joined(separator: ", ")))")
         }
         self.path = path
         self.format = format
         decoder = RecordDecoder(options: options)
-        file = try FileReader(path: path)
+        file = try FileReader(path: path, hashing: hashing)
         source = path.hasSuffix(".zst") ? ZstdReader(file: file, bufferSize: bufferSize) : file
         lines = LineReader(source: source, bufferSize: bufferSize)
         readSize = max(bufferSize, 1)
+        plainTextSource = Self.plainTextSource(path: path)
+    }
+
+    /// The source name of the plain-text file at `path`: its directory's name.
+    public static func plainTextSource(path: String) -> String {
         let components = path.split(separator: "/")
-        plainTextSource = components.count >= 2 ? String(components[components.count - 2]) : "text"
+        return components.count >= 2 ? String(components[components.count - 2]) : "text"
     }
 
     /// Bytes of the file (compressed, for `.zst`) consumed so far, for progress reports.
     public var fileBytesRead: Int { file.bytesRead }
+
+    /// The SHA-256 of the file's bytes read so far, when opened with `hashing`.
+    public func fileSHA256() -> String? { file.sha256() }
 
     /// Appends the next raw record to `bytes` and returns its line number, or nil at the end.
     public func nextRecord(appendingTo bytes: inout [UInt8]) throws -> Int? {
