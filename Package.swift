@@ -31,6 +31,6 @@ let package = Package(
             ]),
 
         .testTarget(name: "TaipanTensorTests", dependencies: ["TaipanTensor"]),
-        .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData"]),
+        .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData", "CZstd"]),
     ]
 )
