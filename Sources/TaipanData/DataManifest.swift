@@ -1,6 +1,6 @@
 // DataManifest.swift — `manifest.json`, the last file `taipan data prepare` writes into a
 // token directory: what went in (inputs with sizes, times and SHA-256, the tokenizer and
-// the settings), what came out (shards with token counts and hashes, tokens per split and
+// the settings), what came out (shards with token and document counts, tokens per split and
 // per source) and what was skipped. Its presence marks the directory complete.
 
 import Foundation
@@ -42,7 +42,6 @@ public struct DataManifest: Codable, Equatable, Sendable {
         public var split: String
         public var tokens: Int
         public var documents: Int
-        public var sha256: String
     }
 
     /// Token and document counts of one split.

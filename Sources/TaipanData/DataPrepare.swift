@@ -265,7 +265,8 @@ private struct PrepareRun {
         var outcomes = [Outcome](repeating: .other(.blank), count: batch.count)
         let chunks = min(batch.count, max(1, options.threads) * 4)
         let decoder = self.decoder, tokenizer = self.tokenizer, endOfText = self.endOfText
-        let inputs = self.inputs
+        let formats = inputs.map { ShardFormat(path: $0.path) ?? .jsonLines }
+        let sources = inputs.map { ShardReader.plainTextSource(path: $0.path) }
         batch.bytes.withUnsafeBufferPointer { bytes in
             outcomes.withUnsafeMutableBufferPointer { results in
                 let shared = UncheckedSendableBox((bytes, results))
@@ -274,10 +275,8 @@ private struct PrepareRun {
                     let lower = batch.count * chunk / chunks, upper = batch.count * (chunk + 1) / chunks
                     for index in lower..<upper {
                         let record = UnsafeBufferPointer(rebasing: bytes[batch.offsets[index]..<batch.offsets[index + 1]])
-                        let input = inputs[batch.inputIndices[index]]
-                        let format = ShardFormat(path: input.path) ?? .jsonLines
-                        let source = ShardReader.plainTextSource(path: input.path)
-                        let decoded = decoder.decode(record, format: format, plainTextSource: source)
+                        let input = batch.inputIndices[index]
+                        let decoded = decoder.decode(record, format: formats[input], plainTextSource: sources[input])
                         if case .document(let document) = decoded {
                             var tokens = tokenizer.encode(document.text)
                             tokens.append(endOfText)
@@ -326,9 +325,9 @@ private struct PrepareRun {
 
     mutating func closeShard(split: String) throws {
         guard let writer = writers.removeValue(forKey: split) else { return }
-        let hash = try writer.finish()
+        try writer.finish()
         let name = String(writer.path.split(separator: "/").last ?? "")
-        shards.append(.init(file: name, split: split, tokens: writer.tokenCount, documents: writer.documentCount, sha256: hash))
+        shards.append(.init(file: name, split: split, tokens: writer.tokenCount, documents: writer.documentCount))
         shardCounts[split, default: 0] += 1
     }
 

@@ -184,6 +184,8 @@ public struct JSONFieldExtractor: Sendable {
             position += 1
             let start = position
             var escaped = false
+            // Bytes since the last escape, copied to `scratch` in one piece.
+            var runStart = position
             if capture { scratch.removeAll(keepingCapacity: true) }
             while true {
                 guard position < count else { throw error("unterminated string") }
@@ -191,25 +193,28 @@ public struct JSONFieldExtractor: Sendable {
                 if byte == UInt8(ascii: "\"") { break }
                 if byte < 0x20 { throw error("unescaped control character in a string") }
                 if byte == UInt8(ascii: "\\") {
-                    if capture && !escaped { scratch.append(contentsOf: UnsafeBufferPointer(start: base + start, count: position - start)) }
+                    if capture { scratch.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: position - runStart)) }
                     escaped = true
                     try escape(capture: capture)
+                    runStart = position
                     continue
                 }
-                var length = 1
-                if byte >= 0x80 {
-                    guard let sequence = utf8SequenceLength(base + position, available: count - position) else {
+                if byte < 0x80 {
+                    position += 1
+                } else {
+                    guard let length = utf8SequenceLength(base + position, available: count - position) else {
                         throw error("invalid UTF-8", .invalidUTF8)
                     }
-                    length = sequence
+                    position += length
                 }
-                if capture && escaped { scratch.append(contentsOf: UnsafeBufferPointer(start: base + position, count: length)) }
-                position += length
             }
             let end = position
             position += 1
             guard capture else { return nil }
-            if escaped { return String(decoding: scratch, as: UTF8.self) }
+            if escaped {
+                scratch.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: end - runStart))
+                return String(decoding: scratch, as: UTF8.self)
+            }
             return String(decoding: UnsafeBufferPointer(start: base + start, count: end - start), as: UTF8.self)
         }
 

@@ -41,13 +41,13 @@ public final class LineReader {
             let base = buffer.baseAddress! + start
             if let found = memchr(base, 0x0A, end - start) {
                 let length = found - base
-                line.append(contentsOf: UnsafeRawBufferPointer(start: base, count: length))
+                line.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: length))
                 start += length + 1
                 lineNumber += 1
                 dropCarriageReturn(&line, keeping: initialCount)
                 return true
             }
-            line.append(contentsOf: UnsafeRawBufferPointer(start: base, count: end - start))
+            line.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: end - start))
             start = end
             sawBytes = true
         }

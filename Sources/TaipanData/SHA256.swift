@@ -122,3 +122,16 @@ public struct SHA256: Sendable {
         }
     }
 }
+
+/// The SHA-256 of the file at `path`, read in 1 MiB pieces.
+public func fileSHA256(path: String) throws -> String {
+    let file = try FileReader(path: path)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+    defer { buffer.deallocate() }
+    var hasher = SHA256()
+    while true {
+        let count = try file.read(into: buffer)
+        if count == 0 { return hasher.hexDigest() }
+        hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+    }
+}

@@ -115,9 +115,7 @@ public final class TokenShardWriter {
     }
 
     /// Writes the header, syncs the file, renames it to `path` and syncs the directory.
-    /// Returns the SHA-256 of the whole file.
-    @discardableResult
-    public func finish() throws -> String {
+    public func finish() throws {
         try flush()
         let header = TokenShardFormat.header(
             tokenWidth: tokenWidth, tokenCount: tokenCount, documentCount: documentCount, vocabularySize: vocabularySize)
@@ -130,7 +128,6 @@ public final class TokenShardWriter {
             throw DataError.io(path: path, reason: "cannot rename \(temporaryPath) into place: \(errnoMessage())")
         }
         try syncDirectory(containing: path)
-        return try fileSHA256(path: path)
     }
 
     private func flush() throws {
@@ -227,17 +224,4 @@ func syncDirectory(containing path: String) throws {
     if descriptor < 0 { throw DataError.io(path: directory, reason: "cannot open directory: \(errnoMessage())") }
     defer { close(descriptor) }
     if fsync(descriptor) != 0 { throw DataError.io(path: directory, reason: "fsync failed: \(errnoMessage())") }
-}
-
-/// The SHA-256 of the file at `path`, read in 1 MiB pieces.
-public func fileSHA256(path: String) throws -> String {
-    let file = try FileReader(path: path)
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-    defer { buffer.deallocate() }
-    var hasher = SHA256()
-    while true {
-        let count = try file.read(into: buffer)
-        if count == 0 { return hasher.hexDigest() }
-        hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-    }
 }
