@@ -54,9 +54,3 @@ extension FileReader {
     /// The SHA-256 of the bytes read so far (the whole file, once read to the end), if hashing.
     public func sha256() -> String? { hasher?.hexDigest() }
 }
-
-/// Opens `path` as a byte stream, decompressing it when its name ends in `.zst`.
-public func openByteSource(path: String, bufferSize: Int = 1 << 20) throws -> ByteSource {
-    let file = try FileReader(path: path)
-    return path.hasSuffix(".zst") ? ZstdReader(file: file, bufferSize: bufferSize) : file
-}
