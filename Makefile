@@ -7,10 +7,11 @@ SWIFT          ?= swift
 RELEASE_FLAGS  := -c release
 # Numeric tests are far too slow in debug builds; -enable-testing keeps @testable imports working.
 TEST_FLAGS     := -c release -Xswiftc -enable-testing
-DEBIAN_PACKAGES := pkg-config libopenblas-dev libzstd-dev zstd
+# python3 and perl provide text for the sample dataset (Python's standard library, Perl's modules).
+DEBIAN_PACKAGES := pkg-config libopenblas-dev libzstd-dev zstd python3 perl
 SUDO           := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test clean
+.PHONY: deps build test sample-data clean
 
 # Installs the Debian packages that are missing (nothing when all are there).
 deps:
@@ -26,6 +27,10 @@ build: deps
 
 test: deps
 	$(SWIFT) test $(TEST_FLAGS)
+
+# Builds the Pile-style sample dataset from text this Debian machine has (datasets/sample/, git-ignored).
+sample-data: build
+	$(SWIFT) run $(RELEASE_FLAGS) taipan data sample --out datasets/sample
 
 clean:
 	rm -rf .build

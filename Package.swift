@@ -6,8 +6,8 @@ let package = Package(
     name: "Taipan",
     products: [
         .library(name: "TaipanTensor", targets: ["TaipanTensor"]),
-        .library(name: "TaipanData", targets: ["TaipanData"]),
         .library(name: "TaipanNN", targets: ["TaipanNN"]),
+        .library(name: "TaipanData", targets: ["TaipanData"]),
         .library(name: "TaipanCheckpoint", targets: ["TaipanCheckpoint"]),
         .executable(name: "taipan", targets: ["TaipanCLI"]),
     ],
@@ -26,12 +26,11 @@ let package = Package(
         .target(name: "TaipanTensor", dependencies: ["CBLAS"]),
         .target(name: "TaipanNN", dependencies: ["TaipanTensor"]),
         .target(name: "TaipanData", dependencies: ["CZstd"]),
-        .target(name: "TaipanNN", dependencies: ["TaipanTensor"]),
         .target(name: "TaipanCheckpoint", dependencies: ["TaipanTensor", "TaipanNN"]),
         .executableTarget(
             name: "TaipanCLI",
             dependencies: [
-                "CBLAS", "TaipanTensor", "TaipanData",
+                "CBLAS", "TaipanTensor", "TaipanNN", "TaipanData", "TaipanCheckpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -39,8 +38,7 @@ let package = Package(
         .target(name: "TaipanTestSupport", dependencies: ["TaipanTensor"], path: "Tests/TaipanTestSupport"),
         .testTarget(name: "TaipanTensorTests", dependencies: ["TaipanTensor", "TaipanTestSupport"]),
         .testTarget(name: "TaipanNNTests", dependencies: ["TaipanNN", "TaipanTestSupport"]),
-        .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData"]),
-        .testTarget(name: "TaipanNNTests", dependencies: ["TaipanNN"]),
+        .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData", "CZstd"]),
         .testTarget(name: "TaipanCheckpointTests", dependencies: ["TaipanCheckpoint", "TaipanNN"]),
     ]
 )

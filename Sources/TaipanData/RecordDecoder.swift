@@ -1,0 +1,120 @@
+// RecordDecoder.swift — turns one raw record of a text shard into a document: a JSON Lines
+// record (`{"text": …, "meta": {"pile_set_name": …}}`, as The Pile and SlimPajama ship
+// them) or the whole of a plain-text file. Decoding is pure, so batches decode in parallel;
+// the bad-record policy is applied afterwards, in input order.
+
+/// A document of a text shard: its text and the name of the source it came from.
+public struct Document: Equatable, Sendable {
+    public var text: String
+    public var source: String
+
+    public init(text: String, source: String) {
+        self.text = text
+        self.source = source
+    }
+}
+
+/// The layout of a text shard, chosen by its file name.
+public enum ShardFormat: Sendable {
+    /// JSON Lines, one record a line (`.jsonl`, `.jsonl.zst`).
+    case jsonLines
+    /// Plain text, the whole file one document (`.txt`, `.txt.zst`).
+    case plainText
+
+    /// The format of the file at `path`, or nil when its name has no known extension.
+    public init?(path: String) {
+        let name = path.hasSuffix(".zst") ? String(path.dropLast(4)) : path
+        if name.hasSuffix(".jsonl") { self = .jsonLines } else if name.hasSuffix(".txt") { self = .plainText } else { return nil }
+    }
+
+    /// The extensions accepted, for messages.
+    public static let extensions = [".jsonl", ".jsonl.zst", ".txt", ".txt.zst"]
+}
+
+/// How records become documents.
+public struct RecordOptions: Sendable {
+    /// The dotted key path of the text in a JSON record.
+    public var textField: String
+    /// The dotted key path of the source name in a JSON record.
+    public var sourceField: String
+    /// The source name of a JSON record without one.
+    public var defaultSource: String
+    /// What to do with bad records.
+    public var policy: BadRecordPolicy
+
+    public init(textField: String = "text", sourceField: String = "meta.pile_set_name",
+                defaultSource: String = "unknown", policy: BadRecordPolicy = .fail) {
+        self.textField = textField
+        self.sourceField = sourceField
+        self.defaultSource = defaultSource
+        self.policy = policy
+    }
+}
+
+/// The outcome of decoding one record.
+public enum DecodedRecord: Sendable {
+    case document(Document)
+    /// A record whose text is empty.
+    case empty
+    /// A JSON Lines line holding only whitespace.
+    case blank
+    case bad(BadRecordReason)
+}
+
+/// Decodes records under fixed `RecordOptions`.
+public struct RecordDecoder: Sendable {
+    public let options: RecordOptions
+    private let extractor: JSONFieldExtractor
+
+    public init(options: RecordOptions) {
+        self.options = options
+        extractor = JSONFieldExtractor(paths: [options.textField, options.sourceField])
+    }
+
+    /// Decodes `record`; `plainTextSource` names the source of a plain-text file.
+    public func decode(_ record: UnsafeBufferPointer<UInt8>, format: ShardFormat, plainTextSource: String) -> DecodedRecord {
+        switch format {
+        case .plainText:
+            guard isValidUTF8(record) else { return .bad(.invalidUTF8) }
+            if record.isEmpty { return .empty }
+            return .document(Document(text: String(decoding: record, as: UTF8.self), source: plainTextSource))
+        case .jsonLines:
+            if record.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return .blank }
+            let fields: [JSONField]
+            do {
+                fields = try extractor.extract(record)
+            } catch {
+                switch error.kind {
+                case .invalidUTF8: return .bad(.invalidUTF8)
+                case .syntax: return .bad(.invalidJSON("\(error.message) at byte \(error.offset + 1)"))
+                }
+            }
+            let text: String
+            switch fields[0] {
+            case .missing: return .bad(.missingText(field: options.textField))
+            case .notString: return .bad(.textNotString(field: options.textField))
+            case .string(let value): text = value
+            }
+            if text.isEmpty { return .empty }
+            var source = options.defaultSource
+            if case .string(let value) = fields[1], !value.isEmpty { source = value }
+            return .document(Document(text: text, source: source))
+        }
+    }
+
+    /// Applies the bad-record policy to a decoded record: returns its document, nil for a
+    /// record to skip (counted in `skipped`), or throws for a bad record under `.fail`.
+    public func accept(_ decoded: DecodedRecord, path: String, line: Int, skipped: inout SkippedRecords) throws -> Document? {
+        switch decoded {
+        case .document(let document): return document
+        case .blank: return nil
+        case .empty:
+            skipped.emptyDocuments += 1
+            return nil
+        case .bad(let reason):
+            if options.policy == .fail { throw DataError.badRecord(path: path, line: line, reason: reason) }
+            skipped.count(reason)
+            return nil
+        }
+    }
+}

@@ -1,0 +1,180 @@
+// SampleDataset.swift — `taipan data sample`: a small Pile-style dataset (`train-*.jsonl.zst`,
+// `val-*.jsonl.zst`, one `{"text", "meta": {"pile_set_name"}}` record a line) built from real
+// text every Debian machine has: licence texts, package copyright files, Python's standard
+// library and Perl's modules. File lists are sorted, so the sample depends only on the
+// machine's installed packages.
+
+import Foundation
+
+/// Where one source of the sample takes its documents from.
+public struct SampleSource: Sendable {
+    /// The `pile_set_name` of its documents.
+    public var name: String
+    /// Directories searched recursively (missing ones are ignored).
+    public var roots: [String]
+    /// A file is taken when its path ends in one of these.
+    public var suffixes: [String]
+    /// Paths containing one of these are left out.
+    public var excluding: [String]
+    /// The source stops taking files once it holds this many bytes.
+    public var byteLimit: Int
+    /// The Debian package that provides the files, for messages.
+    public var debianPackage: String
+
+    public init(name: String, roots: [String], suffixes: [String], excluding: [String] = [], byteLimit: Int, debianPackage: String) {
+        self.name = name
+        self.roots = roots
+        self.suffixes = suffixes
+        self.excluding = excluding
+        self.byteLimit = byteLimit
+        self.debianPackage = debianPackage
+    }
+
+    /// The sources of the standard sample on a Debian machine.
+    public static func debianDefaults() -> [SampleSource] {
+        let pythonRoots = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? [])
+            .filter { $0.hasPrefix("python3.") }.sorted().map { "/usr/lib/" + $0 }
+        return [
+            SampleSource(name: "Licenses", roots: ["/usr/share/common-licenses"], suffixes: [""],
+                         byteLimit: 3 << 20, debianPackage: "base-files"),
+            SampleSource(name: "DebianCopyright", roots: ["/usr/share/doc"], suffixes: ["/copyright"],
+                         byteLimit: 3 << 20, debianPackage: "base-files"),
+            SampleSource(name: "PythonStdlib", roots: pythonRoots, suffixes: [".py"],
+                         excluding: ["/dist-packages/", "/site-packages/"], byteLimit: 3 << 20, debianPackage: "python3"),
+            SampleSource(name: "PerlModules", roots: ["/usr/share/perl", "/usr/share/perl5"], suffixes: [".pm", ".pod"],
+                         byteLimit: 3 << 20, debianPackage: "perl"),
+        ]
+    }
+}
+
+/// What `SampleDataset.build` wrote.
+public struct SampleSummary: Sendable {
+    /// Files written, in order.
+    public var files: [String]
+    /// Documents and text bytes per source.
+    public var documents: [String: Int]
+    public var bytes: [String: Int]
+    public var totalBytes: Int { bytes.values.reduce(0, +) }
+}
+
+/// Builds the sample dataset.
+public enum SampleDataset {
+    /// Files above this size are left out, so no single file dominates a source.
+    public static let largestFile = 256 << 10
+
+    /// Writes `train-NNNNN.jsonl.zst` shards of about `shardBytes` of text and one
+    /// `val-00000.jsonl.zst` (every `validationEvery`-th document) into `directory`.
+    /// Fails unless the sources give at least `minimumBytes` from `minimumSources` sources.
+    public static func build(directory: String, sources: [SampleSource] = SampleSource.debianDefaults(),
+                             shardBytes: Int = 2 << 20, validationEvery: Int = 20,
+                             minimumBytes: Int = 5_000_000, minimumSources: Int = 3) throws -> SampleSummary {
+        var perSource: [[Document]] = []
+        var seen = Set<String>()
+        for source in sources {
+            var documents: [Document] = []
+            var total = 0
+            for path in files(of: source) where total < source.byteLimit {
+                guard let data = FileManager.default.contents(atPath: path), data.count <= largestFile, !data.isEmpty,
+                      let text = String(validating: data, as: UTF8.self), !text.contains("\0")
+                else { continue }
+                // Many packages ship the same licence text; keep each text once.
+                guard seen.insert(SHA256.hash(data)).inserted else { continue }
+                documents.append(Document(text: text, source: source.name))
+                total += data.count
+            }
+            perSource.append(documents)
+        }
+        let used = zip(sources, perSource).filter { !$0.1.isEmpty }
+        let totalBytes = perSource.joined().reduce(0) { $0 + $1.text.utf8.count }
+        guard used.count >= minimumSources, totalBytes >= minimumBytes else {
+            let packages = Set(sources.map(\.debianPackage)).sorted().joined(separator: " ")
+            throw DataError.notEnoughData(
+                "found \(totalBytes) bytes of text in \(used.count) source(s) (\(used.map(\.0.name).joined(separator: ", "))); "
+                    + "the sample needs \(minimumBytes) bytes from \(minimumSources) sources: install the Debian packages \(packages)")
+        }
+        // Interleave the sources so every shard mixes them.
+        var ordered: [Document] = []
+        for index in 0..<(perSource.map(\.count).max() ?? 0) {
+            for documents in perSource where index < documents.count { ordered.append(documents[index]) }
+        }
+        try createDirectory(directory)
+        var summary = SampleSummary(files: [], documents: [:], bytes: [:])
+        var train: [Document] = [], validation: [Document] = []
+        for (index, document) in ordered.enumerated() {
+            if index % validationEvery == validationEvery - 1 { validation.append(document) } else { train.append(document) }
+            summary.documents[document.source, default: 0] += 1
+            summary.bytes[document.source, default: 0] += document.text.utf8.count
+        }
+        var shard: [Document] = [], shardSize = 0, shardNumber = 0
+        for document in train {
+            shard.append(document)
+            shardSize += document.text.utf8.count
+            if shardSize >= shardBytes {
+                summary.files.append(try write(shard, to: directory, name: "train", number: shardNumber))
+                shard = []
+                shardSize = 0
+                shardNumber += 1
+            }
+        }
+        if !shard.isEmpty { summary.files.append(try write(shard, to: directory, name: "train", number: shardNumber)) }
+        summary.files.append(try write(validation, to: directory, name: "val", number: 0))
+        return summary
+    }
+
+    /// The files of `source`, sorted by path within each root.
+    static func files(of source: SampleSource) -> [String] {
+        var found: [String] = []
+        for root in source.roots {
+            guard let walker = FileManager.default.enumerator(atPath: root) else { continue }
+            var paths: [String] = []
+            while let relative = walker.nextObject() as? String {
+                let path = root + "/" + relative
+                guard source.suffixes.contains(where: { path.hasSuffix($0) }),
+                      !source.excluding.contains(where: { path.contains($0) }) else { continue }
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                    paths.append(path)
+                }
+            }
+            found += paths.sorted()
+        }
+        return found
+    }
+
+    /// Writes `documents` as `NAME-NUMBER.jsonl.zst` (through a temporary file) and returns its path.
+    static func write(_ documents: [Document], to directory: String, name: String, number: Int) throws -> String {
+        let path = directory + "/" + name + "-" + String(format: "%05d", number) + ".jsonl.zst"
+        let temporary = path + ".tmp"
+        let writer = try ZstdWriter(path: temporary, level: 9)
+        for document in documents {
+            try writer.write(jsonLine(document))
+        }
+        try writer.finish()
+        if rename(temporary, path) != 0 { throw DataError.io(path: path, reason: "cannot rename into place: \(errnoMessage())") }
+        return path
+    }
+
+    /// `{"text": …, "meta": {"pile_set_name": …}}` and a newline.
+    static func jsonLine(_ document: Document) -> String {
+        "{\"text\": \(jsonString(document.text)), \"meta\": {\"pile_set_name\": \(jsonString(document.source))}}\n"
+    }
+
+    /// `text` as a JSON string literal.
+    static func jsonString(_ text: String) -> String {
+        var output = "\""
+        output.reserveCapacity(text.utf8.count + 16)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            case _ where scalar.value < 0x20:
+                output += "\\u" + String(format: "%04x", scalar.value)
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        return output + "\""
+    }
+}

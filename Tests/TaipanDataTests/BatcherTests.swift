@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+@testable import TaipanData
+
+@Suite struct BatcherTests {
+    /// Shards whose ids are their global token positions (mod 60000), so windows can be checked by hand.
+    func makeShards(_ counts: [Int], vocabularySize: Int = 65536) throws -> [TokenShard] {
+        let directory = try makeTemporaryDirectory()
+        var next: Int32 = 0
+        return try counts.enumerated().map { index, count in
+            let writer = try TokenShardWriter(path: directory + "/\(index).bin", vocabularySize: vocabularySize)
+            try writer.append(document: (0..<count).map { _ in defer { next = (next + 1) % 60000 }; return next })
+            try writer.finish()
+            return try TokenShard(path: writer.path)
+        }
+    }
+
+    @Test func windowsAreConsecutiveTokensWithinOneShard() throws {
+        // Shard 0: 10 tokens → windows of 4 (L = 3) start at 0, 3, 6 (tokens 6…9; 9 would need 9…12).
+        // Shard 1: 7 tokens (ids 10…16) → windows start at 10, 13; none crosses the shard boundary.
+        let shards = try makeShards([10, 7])
+        let batcher = try Batcher(shards: shards, batchSize: 1, sequenceLength: 3, seed: 0, shuffle: false)
+        #expect(batcher.windowCount == 5)
+        let rows = (0..<5).map { _ in batcher.next().tokens }
+        #expect(rows == [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9], [10, 11, 12, 13], [13, 14, 15, 16]])
+        #expect(batcher.position == BatcherPosition(epoch: 1, batch: 0, windowCount: 5))
+    }
+
+    @Test func everyEpochVisitsEveryWindowOnceInANewOrder() throws {
+        let batcher = try Batcher(shards: try makeShards([1001, 500]), batchSize: 5, sequenceLength: 10, seed: 42)
+        #expect(batcher.windowCount == 100 + 49)
+        var orders: [[Int]] = []
+        for epoch in 0..<3 {
+            let order = (0..<batcher.batchesPerEpoch).flatMap { batcher.windows(epoch: epoch, batch: $0) }
+            #expect(Set(order).count == order.count && order.allSatisfy { (0..<149).contains($0) })
+            orders.append(order)
+        }
+        #expect(orders[0] != orders[1] && orders[1] != orders[2])
+        let again = try Batcher(shards: batcher.shards, batchSize: 5, sequenceLength: 10, seed: 42)
+        #expect(again.windows(epoch: 1, batch: 3) == batcher.windows(epoch: 1, batch: 3))
+        let otherSeed = try Batcher(shards: batcher.shards, batchSize: 5, sequenceLength: 10, seed: 43)
+        #expect((0..<29).flatMap { otherSeed.windows(epoch: 0, batch: $0) } != orders[0])
+    }
+
+    @Test func restoringAPositionContinuesExactlyAcrossEpochs() throws {
+        let shards = try makeShards([400, 333, 91])
+        let straight = try Batcher(shards: shards, batchSize: 3, sequenceLength: 8, seed: 7)
+        let perEpoch = straight.batchesPerEpoch
+        let total = 2 * perEpoch + 5
+        let reference = (0..<total).map { _ in straight.next().tokens }
+        for stop in [1, perEpoch - 1, perEpoch, perEpoch + 2, 2 * perEpoch] {
+            let first = try Batcher(shards: shards, batchSize: 3, sequenceLength: 8, seed: 7)
+            for _ in 0..<stop { _ = first.next() }
+            let saved = try JSONEncoder().encode(first.position)
+            let resumed = try Batcher(shards: shards, batchSize: 3, sequenceLength: 8, seed: 7)
+            try resumed.restore(try JSONDecoder().decode(BatcherPosition.self, from: saved))
+            let rest = (stop..<total).map { _ in resumed.next().tokens }
+            #expect(rest == Array(reference[stop...]), "stopped after \(stop) batches")
+        }
+    }
+
+    @Test func twoRanksTakeDisjointWindowsAndResumeEach() throws {
+        let shards = try makeShards([2000])
+        let ranks = try (0..<2).map { try Batcher(shards: shards, batchSize: 4, sequenceLength: 16, seed: 3, rank: $0, worldSize: 2) }
+        let single = try Batcher(shards: shards, batchSize: 4, sequenceLength: 16, seed: 3)
+        #expect(ranks[0].batchesPerEpoch == single.windowCount / 8)
+        for epoch in 0..<2 {
+            let windows = ranks.map { rank in (0..<rank.batchesPerEpoch).flatMap { rank.windows(epoch: epoch, batch: $0) } }
+            #expect(Set(windows[0]).isDisjoint(with: windows[1]))
+            #expect(Set(windows[0] + windows[1]).count == 2 * windows[0].count)
+        }
+        for rank in 0..<2 {
+            let straight = try Batcher(shards: shards, batchSize: 4, sequenceLength: 16, seed: 3, rank: rank, worldSize: 2)
+            let reference = (0..<20).map { _ in straight.next().tokens }
+            let resumed = try Batcher(shards: shards, batchSize: 4, sequenceLength: 16, seed: 3, rank: rank, worldSize: 2)
+            try resumed.restore(BatcherPosition(epoch: 1, batch: 20 - ranks[0].batchesPerEpoch - 5, windowCount: 124))
+            #expect((0..<5).map { _ in resumed.next().tokens } == Array(reference[15...]))
+        }
+    }
+
+    @Test func tooLittleDataIsAClearError() throws {
+        let shards = try makeShards([20])
+        #expect {
+            _ = try Batcher(shards: shards, batchSize: 4, sequenceLength: 8, seed: 0)
+        } throws: { error in
+            guard case DataError.notEnoughData(let message) = error else { return false }
+            return message.contains("20 tokens") && message.contains("2 windows of 9 tokens") && message.contains("needs 4")
+        }
+        let batcher = try Batcher(shards: shards, batchSize: 1, sequenceLength: 8, seed: 0)
+        #expect(throws: DataError.self) { try batcher.restore(BatcherPosition(epoch: 0, batch: 0, windowCount: 3)) }
+        #expect(throws: DataError.self) { try batcher.restore(BatcherPosition(epoch: 0, batch: 5, windowCount: 2)) }
+    }
+}

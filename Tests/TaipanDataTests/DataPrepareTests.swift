@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+@testable import TaipanData
+
+@Suite struct DataPrepareTests {
+    let identity = TokenizerIdentity(name: "byte", sha256: "test", vocabularySize: 257, endOfText: 256)
+
+    func jsonLine(_ text: String, _ source: String) -> String {
+        "{\"text\": \(SampleDataset.jsonString(text)), \"meta\": {\"pile_set_name\": \"\(source)\"}}\n"
+    }
+
+    /// Two Pile-style inputs (one compressed) and a plain-text directory; returns the input
+    /// paths and the documents in input order.
+    func makeInputs(in directory: String) throws -> (paths: [String], documents: [Document]) {
+        var documents: [Document] = []
+        var first = "", second = ""
+        for index in 0..<40 {
+            let document = Document(text: "document \(index) " + String(repeating: "é", count: index % 7), source: index % 3 == 0 ? "Wiki" : "Code")
+            documents.append(document)
+            first += jsonLine(document.text, document.source)
+        }
+        for index in 0..<25 {
+            let document = Document(text: "second \(index)\nline two", source: "Books")
+            documents.append(document)
+            second += jsonLine(document.text, document.source)
+        }
+        try writeFile(directory + "/a.jsonl", Array(first.utf8))
+        try writeFile(directory + "/b.jsonl.zst", zstdFrame(Array(second.utf8)))
+        try makeDirectory(directory + "/notes")
+        try writeFile(directory + "/notes/n.txt", Array("a plain note".utf8))
+        documents.append(Document(text: "a plain note", source: "notes"))
+        return ([directory + "/a.jsonl", directory + "/b.jsonl.zst", directory + "/notes"], documents)
+    }
+
+    func prepare(_ options: PrepareOptions) throws -> PrepareResult {
+        try DataPreparation(options: options, tokenizer: ByteTokenizer(), tokenizerIdentity: identity).run()
+    }
+
+    func allTokens(_ manifest: DataManifest, split: String, directory: String) throws -> [Int32] {
+        try manifest.openShards(split: split, directory: directory).flatMap { shard in (0..<shard.tokenCount).map { shard[$0] } }
+    }
+
+    func expectedTokens(_ documents: [Document]) -> [Int32] {
+        documents.flatMap { $0.text.utf8.map { Int32($0) } + [256] }
+    }
+
+    @Test func writesEveryDocumentWithEndOfTextInInputOrder() throws {
+        let directory = try makeTemporaryDirectory()
+        let (paths, documents) = try makeInputs(in: directory)
+        var options = PrepareOptions(inputs: paths, outputDirectory: directory + "/tokens")
+        options.validationFraction = 0
+        options.shardTokens = 300
+        options.batchBytes = 100
+        let manifest = try prepare(options).manifest
+        #expect(try allTokens(manifest, split: "train", directory: options.outputDirectory) == expectedTokens(documents))
+        let shards = manifest.shards
+        #expect(shards.count > 3 && shards.map(\.file).first == "train-00000.bin")
+        #expect(shards.dropLast().allSatisfy { $0.tokens >= 300 })
+        #expect(shards.reduce(0) { $0 + $1.documents } == documents.count)
+        let train = manifest.splits["train"]
+        #expect(train?.documents == 66)
+        #expect(train?.sourceDocuments == ["Wiki": 14, "Code": 26, "Books": 25, "notes": 1])
+        #expect(train?.sourceTokens["Books"] == expectedTokens(documents.filter { $0.source == "Books" }).count)
+        #expect(manifest.inputs.map(\.sha256) == (try [directory + "/a.jsonl", directory + "/b.jsonl.zst", directory + "/notes/n.txt"].map(fileSHA256)))
+        #expect(manifest.inputs.map(\.bytes)[2] == 12)
+        #expect(!FileManager.default.fileExists(atPath: options.outputDirectory + "/" + DataPreparation.markerName))
+    }
+
+    @Test func outputDoesNotDependOnTheThreadCount() throws {
+        let directory = try makeTemporaryDirectory()
+        let (paths, _) = try makeInputs(in: directory)
+        var shardBytes: [[UInt8]] = []
+        for threads in [1, 2, 3] {
+            var options = PrepareOptions(inputs: paths, outputDirectory: directory + "/tokens\(threads)")
+            options.threads = threads
+            options.batchBytes = 500
+            options.validationFraction = 0.2
+            let manifest = try prepare(options).manifest
+            shardBytes.append(try manifest.shards.flatMap { try readFile(options.outputDirectory + "/" + $0.file) })
+        }
+        #expect(shardBytes[0] == shardBytes[1] && shardBytes[1] == shardBytes[2])
+    }
+
+    @Test func validationFractionHoldsOutDocumentsDeterministically() throws {
+        let directory = try makeTemporaryDirectory()
+        let (paths, documents) = try makeInputs(in: directory)
+        var options = PrepareOptions(inputs: paths, outputDirectory: directory + "/tokens")
+        options.validationFraction = 0.25
+        let manifest = try prepare(options).manifest
+        let held = manifest.splits["val"]?.documents ?? 0
+        #expect(held > 5 && held < 30)
+        #expect(held + (manifest.splits["train"]?.documents ?? 0) == documents.count)
+        // The held-out documents are exactly those whose ordinal draws below the fraction.
+        let chosen = documents.indices.filter { Double(SplitMix64.mix(SplitMix64.mix(0) ^ UInt64($0)) >> 11) * 0x1p-53 < 0.25 }
+        #expect(try allTokens(manifest, split: "val", directory: options.outputDirectory) == expectedTokens(chosen.map { documents[$0] }))
+    }
+
+    @Test func validationInputsFormTheValidationSplit() throws {
+        let directory = try makeTemporaryDirectory()
+        let (paths, documents) = try makeInputs(in: directory)
+        var options = PrepareOptions(inputs: [paths[0], paths[2]], outputDirectory: directory + "/tokens")
+        options.validationInputs = [paths[1]]
+        let manifest = try prepare(options).manifest
+        #expect(try allTokens(manifest, split: "val", directory: options.outputDirectory) == expectedTokens(documents.filter { $0.source == "Books" }))
+        #expect(manifest.splits["train"]?.documents == 41)
+        #expect(manifest.inputs.map(\.split) == ["train", "train", "val"])
+    }
+
+    @Test func rerunIsANoOpAndChangedInputsAreRefused() throws {
+        let directory = try makeTemporaryDirectory()
+        let (paths, _) = try makeInputs(in: directory)
+        let options = PrepareOptions(inputs: paths, outputDirectory: directory + "/tokens")
+        let first = try prepare(options)
+        #expect(!first.alreadyPrepared)
+        let manifestBytes = try readFile(options.outputDirectory + "/manifest.json")
+        let second = try prepare(options)
+        #expect(second.alreadyPrepared && second.manifest == first.manifest)
+        #expect(try readFile(options.outputDirectory + "/manifest.json") == manifestBytes)
+        try writeFile(directory + "/notes/n.txt", Array("a longer plain note".utf8))
+        #expect(throws: DataError.self) { _ = try prepare(options) }
+        #expect(try readFile(options.outputDirectory + "/manifest.json") == manifestBytes)
+    }
+
+    @Test func interruptedRunRestartsCleanly() throws {
+        let directory = try makeTemporaryDirectory()
+        let (paths, _) = try makeInputs(in: directory)
+        var options = PrepareOptions(inputs: paths, outputDirectory: directory + "/tokens")
+        options.shardTokens = 200
+        let reference = try prepare(options).manifest
+        // What a killed run leaves: the marker, some finished shards, a temporary, no manifest.
+        let out = options.outputDirectory
+        try FileManager.default.removeItem(atPath: out + "/manifest.json")
+        try writeFile(out + "/" + DataPreparation.markerName, [])
+        try writeFile(out + "/train-00099.bin", Array("stale".utf8))
+        try writeFile(out + "/train-00003.bin.tmp", Array("partial".utf8))
+        try writeFile(out + "/keep.txt", Array("not ours".utf8))
+        let result = try prepare(options)
+        #expect(result.restartedAfterInterruption && !result.alreadyPrepared)
+        #expect(result.manifest.shards == reference.shards)
+        let names = try FileManager.default.contentsOfDirectory(atPath: out)
+        #expect(!names.contains("train-00099.bin") && !names.contains("train-00003.bin.tmp") && names.contains("keep.txt"))
+        #expect(!names.contains(DataPreparation.markerName))
+    }
+
+    @Test func foreignShardsWithoutMarkerAreNotOverwritten() throws {
+        let directory = try makeTemporaryDirectory()
+        let (paths, _) = try makeInputs(in: directory)
+        let out = directory + "/tokens"
+        try makeDirectory(out)
+        try writeFile(out + "/train-00000.bin", Array("someone else's".utf8))
+        #expect(throws: DataError.self) { _ = try prepare(PrepareOptions(inputs: paths, outputDirectory: out)) }
+        #expect(try readFile(out + "/train-00000.bin") == Array("someone else's".utf8))
+    }
+
+    @Test func badRecordsFailNamingFileAndLineOrAreCounted() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/bad.jsonl"
+        try writeFile(path, Array((jsonLine("good", "S") + "{\"text\": 5}\n" + jsonLine("also good", "S")).utf8))
+        var options = PrepareOptions(inputs: [path], outputDirectory: directory + "/tokens")
+        #expect(throws: DataError.badRecord(path: path, line: 2, reason: .textNotString(field: "text"))) { _ = try prepare(options) }
+        #expect(!FileManager.default.fileExists(atPath: options.outputDirectory + "/manifest.json"))
+        options.record.policy = .skip
+        options.validationFraction = 0
+        let manifest = try prepare(options).manifest
+        #expect(manifest.skipped.bad == ["textNotString": 1])
+        #expect(try allTokens(manifest, split: "train", directory: options.outputDirectory)
+            == expectedTokens([Document(text: "good", source: "S"), Document(text: "also good", source: "S")]))
+    }
+
+    @Test func unknownInputsAreErrors() throws {
+        let directory = try makeTemporaryDirectory()
+        try writeFile(directory + "/x.csv", [])
+        for input in [directory + "/missing.jsonl", directory + "/x.csv"] {
+            #expect(throws: DataError.self) { _ = try prepare(PrepareOptions(inputs: [input], outputDirectory: directory + "/t")) }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+import Testing
+@testable import TaipanData
+
+@Suite struct SplitMix64Tests {
+    // The reference C implementation (Vigna's splitmix64.c) seeded with 0.
+    @Test func matchesReferenceOutputs() {
+        var generator = SplitMix64(seed: 0)
+        #expect(generator.next() == 0xE220_A839_7B1D_CDAF)
+        #expect(generator.next() == 0x6E78_9E6A_A1B9_65F4)
+        #expect(generator.next() == 0x06C4_5D18_8009_454F)
+    }
+}

@@ -1,0 +1,89 @@
+import Testing
+@testable import TaipanData
+
+@Suite struct TokenShardTests {
+    @Test func widthFollowsTheVocabularySize() {
+        #expect(TokenShardFormat.tokenWidth(vocabularySize: 257) == 2)
+        #expect(TokenShardFormat.tokenWidth(vocabularySize: 50280) == 2)
+        #expect(TokenShardFormat.tokenWidth(vocabularySize: 65536) == 2)
+        #expect(TokenShardFormat.tokenWidth(vocabularySize: 65537) == 4)
+        #expect(TokenShardFormat.tokenWidth(vocabularySize: 128_256) == 4)
+    }
+
+    @Test func uint16ShardBytesMatchTheSpecifiedLayout() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/s.bin"
+        let writer = try TokenShardWriter(path: path, vocabularySize: 50280)
+        try writer.append(document: [72, 105, 256])
+        try writer.append(document: [0x1234, 256])
+        try writer.finish()
+        let expected: [UInt8] = Array("TAIPANTS".utf8)
+            + [1, 0, 0, 0]  // version
+            + [2, 0, 0, 0]  // bytes per token
+            + [5, 0, 0, 0, 0, 0, 0, 0]  // tokens
+            + [2, 0, 0, 0, 0, 0, 0, 0]  // documents
+            + [0x68, 0xC4, 0, 0]  // vocabulary size 50280 = 0xC468
+            + [UInt8](repeating: 0, count: 28)
+            + [72, 0, 105, 0, 0x00, 0x01, 0x34, 0x12, 0x00, 0x01]
+        #expect(try readFile(path) == expected)
+        let shard = try TokenShard(path: path)
+        #expect(shard.tokenCount == 5 && shard.documentCount == 2 && shard.tokenWidth == 2 && shard.vocabularySize == 50280)
+        #expect((0..<5).map { shard[$0] } == [72, 105, 256, 0x1234, 256])
+    }
+
+    @Test func uint32ShardRoundTripsLargeIds() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/s.bin"
+        let writer = try TokenShardWriter(path: path, vocabularySize: 100_000)
+        try writer.append(document: [99_999, 65_536, 7])
+        try writer.finish()
+        let bytes = try readFile(path)
+        #expect(Array(bytes[12..<16]) == [4, 0, 0, 0])
+        #expect(Array(bytes[64...]) == [0x9F, 0x86, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 7, 0, 0, 0])
+        let shard = try TokenShard(path: path)
+        var copied = [Int32](repeating: -1, count: 2)
+        copied.withUnsafeMutableBufferPointer { shard.copyTokens(from: 1, count: 2, into: $0.baseAddress!) }
+        #expect(copied == [65_536, 7])
+    }
+
+    @Test func idOutsideTheVocabularyIsRejected() throws {
+        let directory = try makeTemporaryDirectory()
+        let writer = try TokenShardWriter(path: directory + "/s.bin", vocabularySize: 257)
+        #expect(throws: DataError.self) { try writer.append(document: [257]) }
+        #expect(throws: DataError.self) { try writer.append(document: [-1]) }
+        #expect(writer.tokenCount == 0)
+    }
+
+    @Test func unfinishedShardNeverAppearsUnderItsName() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/s.bin"
+        let writer = try TokenShardWriter(path: path, vocabularySize: 257)
+        try writer.append(document: [Int32](repeating: 1, count: 1 << 20))
+        #expect(throws: DataError.self) { _ = try TokenShard(path: path) }
+        // A killed writer leaves only the temporary file, whose zero header does not read as a shard.
+        #expect(throws: DataError.self) { _ = try TokenShard(path: writer.temporaryPath) }
+    }
+
+    @Test func truncatedOrForeignFilesAreRejectedWithTheirPath() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/s.bin"
+        let writer = try TokenShardWriter(path: path, vocabularySize: 257)
+        try writer.append(document: [1, 2, 3, 4])
+        try writer.finish()
+        let bytes = try readFile(path)
+        let cut = directory + "/cut.bin", foreign = directory + "/foreign.bin", future = directory + "/future.bin"
+        try writeFile(cut, Array(bytes.dropLast(2)))
+        try writeFile(foreign, Array("GPT2TOKS".utf8) + bytes.dropFirst(8))
+        var newer = bytes
+        newer[8] = 2
+        try writeFile(future, newer)
+        for (file, words) in [(cut, "incomplete"), (foreign, "magic"), (future, "version")] {
+            #expect {
+                _ = try TokenShard(path: file)
+            } throws: { error in
+                guard case DataError.corrupt(let errorPath, let reason) = error else { return false }
+                return errorPath == file && reason.contains(words)
+            }
+        }
+    }
+}
