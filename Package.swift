@@ -23,6 +23,7 @@ let package = Package(
 
         .target(name: "TaipanTensor", dependencies: ["CBLAS"]),
         .target(name: "TaipanData", dependencies: ["CZstd"]),
+        .target(name: "TaipanNN", dependencies: ["TaipanTensor"]),
         .executableTarget(
             name: "TaipanCLI",
             dependencies: [
@@ -32,5 +33,6 @@ let package = Package(
 
         .testTarget(name: "TaipanTensorTests", dependencies: ["TaipanTensor"]),
         .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData"]),
+        .testTarget(name: "TaipanNNTests", dependencies: ["TaipanNN", "TaipanTensor"]),
     ]
 )
