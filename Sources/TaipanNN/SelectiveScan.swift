@@ -82,6 +82,9 @@ public struct SelectiveScanLayout: Sendable, Equatable {
 
     /// Blocks of eight channels; the last may be partly padding.
     var channelBlocks: Int { (channels + 7) / 8 }
+
+    /// Groups of 64 channels, the work items' width; the last may be narrower.
+    var channelGroups: Int { (channels + 63) / 64 }
 }
 
 /// Runs the scan over whole sequences from a zero state and writes the gated output y and,
@@ -105,37 +108,63 @@ public func selectiveScanForward(
     layout: SelectiveScanLayout,
     threads: Int = Threads.count
 ) {
-    let batchSize = layout.batch, length = layout.length, channels = layout.channels
-    let stateSize = layout.stateSize, interval = layout.checkpointInterval
-    let checkpointCount = layout.checkpointCount, blocks = layout.channelBlocks
-    parallelChunks(count: batchSize * blocks, chunks: threads) { _, items in
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 2 * stateSize) { buffer in
-            guard let state = buffer.baseAddress else { return }
-            let blockA = state + stateSize                          // (N) lanes: channels
-            for item in items {
-                let batchIndex = item / blocks, first = (item % blocks) * 8
-                let lanes = min(8, channels - first)
-                gatherColumns(blockA, from: a + first * stateSize, stateSize: stateSize, lanes: lanes)
-                let skip = load(d + first, lanes: lanes), bias = load(deltaBias + first, lanes: lanes)
-                state.update(repeating: .zero, count: stateSize)
-                for t in 0..<length {
-                    let row = batchIndex * length + t
-                    let step = fastSoftplus(load(delta + row * layout.deltaRowStride + first, lanes: lanes) + bias)
-                    let input = load(u + row * layout.uRowStride + first, lanes: lanes)
-                    let gate = load(z + row * layout.zRowStride + first, lanes: lanes)
-                    let output = advance(
-                        next: state, previous: state, decays: nil, a: blockA,
-                        bRow: b + row * layout.bRowStride, cRow: c + row * layout.cRowStride,
-                        step: step, input: input, skip: skip, stateSize: stateSize)
-                    store(output * gate * fastSigmoid(gate), to: y + row * channels + first, lanes: lanes)
-                    if let checkpoints, (t + 1) % interval == 0 || t == length - 1 {
-                        let slot = checkpoints + ((batchIndex * checkpointCount + t / interval) * channels + first) * stateSize
-                        scatterColumns(state, to: slot, stateSize: stateSize, lanes: lanes)
+    let length = layout.length, channels = layout.channels, stateSize = layout.stateSize
+    let interval = layout.checkpointInterval, checkpointCount = layout.checkpointCount
+    let groups = layout.channelGroups, steps = min(interval, length)
+    let vectors = 2 * blocksPerGroup * stateSize + 2 * blocksPerGroup
+    let bytes = vectors * vectorBytes + 4 * steps * channelsPerGroup * floatBytes
+    parallelChunks(count: layout.batch * groups, chunks: threads) { _, items in
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { scratch.deallocate() }
+        let groupA = scratch.bindMemory(to: SIMD8<Float>.self, capacity: vectors)  // (G, N) lanes: channels
+        let state = groupA + blocksPerGroup * stateSize                 // (G, N) h
+        let skip = state + blocksPerGroup * stateSize                   // (G) D
+        let bias = skip + blocksPerGroup                                // (G) deltaBias
+        let staged = (scratch + vectors * vectorBytes)
+            .bindMemory(to: Float.self, capacity: 4 * steps * channelsPerGroup)
+        let stagedU = staged                                            // (K, 64)
+        let stagedDelta = stagedU + steps * channelsPerGroup            // (K, 64)
+        let stagedZ = stagedDelta + steps * channelsPerGroup            // (K, 64)
+        let stagedY = stagedZ + steps * channelsPerGroup                // (K, 64)
+        for item in items {
+            let batchIndex = item / groups, first = (item % groups) * channelsPerGroup
+            let width = min(channelsPerGroup, channels - first), blockCount = (width + 7) / 8
+            loadGroupParameters(
+                a: groupA, skip: skip, bias: bias, from: (a, d, deltaBias), first: first,
+                width: width, stateSize: stateSize)
+            state.update(repeating: .zero, count: blockCount * stateSize)
+            for checkpoint in 0..<checkpointCount {
+                let start = checkpoint * interval, count = min(interval, length - start)
+                let firstRow = batchIndex * length + start
+                stageIn(stagedU, from: u + firstRow * layout.uRowStride + first, rowStride: layout.uRowStride, rows: count, width: width)
+                stageIn(stagedDelta, from: delta + firstRow * layout.deltaRowStride + first, rowStride: layout.deltaRowStride, rows: count, width: width)
+                stageIn(stagedZ, from: z + firstRow * layout.zRowStride + first, rowStride: layout.zRowStride, rows: count, width: width)
+                for block in 0..<blockCount {
+                    let blockState = state + block * stateSize
+                    for j in 0..<count {
+                        let offset = j * channelsPerGroup + block * 8
+                        let row = firstRow + j
+                        let step = fastSoftplus(loadVector(stagedDelta + offset) + bias[block])
+                        let gate = loadVector(stagedZ + offset)
+                        let output = advance(
+                            next: blockState, previous: blockState, decays: nil,
+                            a: groupA + block * stateSize,
+                            bRow: b + row * layout.bRowStride, cRow: c + row * layout.cRowStride,
+                            step: step, input: loadVector(stagedU + offset), skip: skip[block],
+                            stateSize: stateSize)
+                        storeVector(output * gate * fastSigmoid(gate), to: stagedY + offset)
+                    }
+                    if let checkpoints {
+                        let slot = checkpoints + ((batchIndex * checkpointCount + checkpoint) * channels + first + block * 8) * stateSize
+                        scatterColumns(blockState, to: slot, stateSize: stateSize, lanes: min(8, width - block * 8))
                     }
                 }
-                if let finalState {
-                    let slot = finalState + (batchIndex * channels + first) * stateSize
-                    scatterColumns(state, to: slot, stateSize: stateSize, lanes: lanes)
+                stageOut(stagedY, to: y + firstRow * channels + first, rowStride: channels, rows: count, width: width, adding: false)
+            }
+            if let finalState {
+                for block in 0..<blockCount {
+                    let slot = finalState + (batchIndex * channels + first + block * 8) * stateSize
+                    scatterColumns(state + block * stateSize, to: slot, stateSize: stateSize, lanes: min(8, width - block * 8))
                 }
             }
         }
@@ -188,9 +217,9 @@ public func selectiveScanStep(
 }
 
 /// Bytes of scratch `selectiveScanBackward` allocates (once per call) for `layout` on `threads`
-/// threads: per thread, one chunk's recomputed states and decays for one channel block
-/// (about 2·K·N·8 floats) and partial sums of dA, dD, d(deltaBias) and of the dB, dC rows
-/// the thread touches.
+/// threads. Per thread: the inputs and gradients of K steps of 64 channels (7·K·64 floats), one
+/// chunk's recomputed states and decays and lane-wise dB, dC for 8 channels (about 4·K·N·8
+/// floats), and partial sums of dA, dD, d(deltaBias) and of the dB, dC rows the thread touches.
 public func selectiveScanBackwardScratchBytes(layout: SelectiveScanLayout, threads: Int) -> Int {
     BackwardScratch(layout: layout, threads: threads).totalBytes
 }
@@ -227,121 +256,159 @@ public func selectiveScanBackward(
 ) {
     let batchSize = layout.batch, length = layout.length, channels = layout.channels
     let stateSize = layout.stateSize, interval = layout.checkpointInterval
-    let checkpointCount = layout.checkpointCount, blocks = layout.channelBlocks
+    let checkpointCount = layout.checkpointCount, groups = layout.channelGroups
     let plan = BackwardScratch(layout: layout, threads: threads)
     let scratch = UnsafeMutableRawPointer.allocate(byteCount: plan.totalBytes, alignment: 64)
     defer { scratch.deallocate() }
-    let firstRows = UnsafeMutablePointer<Int>.allocate(capacity: 2 * plan.chunks)  // (2, chunks)
-    defer { firstRows.deallocate() }
-    let lastRows = firstRows + plan.chunks
+    #if DEBUG
+    // All-ones bytes are NaN floats: a read of scratch that was never written shows in the results.
+    scratch.initializeMemory(as: UInt8.self, repeating: 0xFF, count: plan.totalBytes)
+    #endif
+    let rowRanges = UnsafeMutablePointer<Int>.allocate(capacity: 2 * plan.chunks)  // (chunks, 2) first, last batch row
+    defer { rowRanges.deallocate() }
 
     parallelChunks(count: plan.items, chunks: plan.chunks) { chunk, items in
         let base = scratch + chunk * plan.bytesPerChunk
         let vectors = base.bindMemory(to: SIMD8<Float>.self, capacity: plan.vectorsPerChunk)
-        let states = vectors                                            // (K + 1, N) h_{t−1} then h_t…
+        let states = vectors                                            // (K + 1, N) h_{t−1} of the chunk's first step, then h_t
         let decays = states + (plan.steps + 1) * stateSize              // (K, N) exp(Δ_t·A)
         let steps = decays + plan.steps * stateSize                     // (K) Δ_t
         let outputs = steps + plan.steps                                // (K) ⟨h_t, C_t⟩ + D·u_t
-        let dState = outputs + plan.steps                               // (N) dL/dh_t
-        let blockA = dState + stateSize                                 // (N)
-        let blockDA = blockA + stateSize                                // (N)
-        let floats = (base + plan.vectorsPerChunk * MemoryLayout<SIMD8<Float>>.stride)
-            .bindMemory(to: Float.self, capacity: plan.floatsPerChunk)
-        let partialDA = floats                                          // (E, N)
+        let dBLanes = outputs + plan.steps                              // (K, N) dB_t before summing lanes
+        let dCLanes = dBLanes + plan.steps * stateSize                  // (K, N) dC_t before summing lanes
+        let groupA = dCLanes + plan.steps * stateSize                   // (G, N)
+        let dState = groupA + blocksPerGroup * stateSize                // (G, N) dL/dh carried back
+        let groupDA = dState + blocksPerGroup * stateSize               // (G, N)
+        let skip = groupDA + blocksPerGroup * stateSize                 // (G) D
+        let bias = skip + blocksPerGroup                                // (G) deltaBias
+        let groupDSkip = bias + blocksPerGroup                          // (G)
+        let groupDBias = groupDSkip + blocksPerGroup                    // (G)
+        let floats = plan.floats(scratch, chunk: chunk)
+        let stageSize = plan.steps * channelsPerGroup
+        let stagedU = floats                                            // (K, 64)
+        let stagedDelta = stagedU + stageSize                           // (K, 64)
+        let stagedZ = stagedDelta + stageSize                           // (K, 64)
+        let stagedDY = stagedZ + stageSize                              // (K, 64)
+        let stagedDU = stagedDY + stageSize                             // (K, 64)
+        let stagedDDelta = stagedDU + stageSize                         // (K, 64)
+        let stagedDZ = stagedDDelta + stageSize                         // (K, 64)
+        let partialDA = stagedDZ + stageSize                            // (E, N)
         let partialDD = partialDA + channels * stateSize                // (E)
         let partialDBias = partialDD + channels                         // (E)
         let partialDB = partialDBias + channels                         // (rows, L, N)
         let partialDC = partialDB + plan.rowsPerChunk * length * stateSize  // (rows, L, N)
-        let firstRow = items.lowerBound / blocks, lastRow = (items.upperBound - 1) / blocks
-        firstRows[chunk] = firstRow
-        lastRows[chunk] = lastRow
+        let firstRow = items.lowerBound / groups, lastRow = (items.upperBound - 1) / groups
+        rowRanges[2 * chunk] = firstRow
+        rowRanges[2 * chunk + 1] = lastRow
         partialDA.update(repeating: 0, count: channels * (stateSize + 2))
         let rowFloats = (lastRow - firstRow + 1) * length * stateSize
         partialDB.update(repeating: 0, count: rowFloats)
         partialDC.update(repeating: 0, count: rowFloats)
 
         for item in items {
-            let batchIndex = item / blocks, first = (item % blocks) * 8
-            let lanes = min(8, channels - first)
-            gatherColumns(blockA, from: a + first * stateSize, stateSize: stateSize, lanes: lanes)
-            let skip = load(d + first, lanes: lanes), bias = load(deltaBias + first, lanes: lanes)
-            dState.update(repeating: .zero, count: stateSize)
-            blockDA.update(repeating: .zero, count: stateSize)
-            var dSkip = SIMD8<Float>(), dBias = SIMD8<Float>()
+            let batchIndex = item / groups, first = (item % groups) * channelsPerGroup
+            let width = min(channelsPerGroup, channels - first), blockCount = (width + 7) / 8
+            loadGroupParameters(
+                a: groupA, skip: skip, bias: bias, from: (a, d, deltaBias), first: first,
+                width: width, stateSize: stateSize)
+            dState.update(repeating: .zero, count: blockCount * stateSize)
+            groupDA.update(repeating: .zero, count: blockCount * stateSize)
+            groupDSkip.update(repeating: .zero, count: 2 * blocksPerGroup)
             let rowDB = partialDB + (batchIndex - firstRow) * length * stateSize  // (L, N)
             let rowDC = partialDC + (batchIndex - firstRow) * length * stateSize  // (L, N)
 
             for checkpoint in stride(from: checkpointCount - 1, through: 0, by: -1) {
                 let start = checkpoint * interval, count = min(interval, length - start)
-                if checkpoint == 0 {
-                    states.update(repeating: .zero, count: stateSize)
-                } else {
-                    let slot = checkpoints + ((batchIndex * checkpointCount + checkpoint - 1) * channels + first) * stateSize
-                    gatherColumns(states, from: slot, stateSize: stateSize, lanes: lanes)
-                }
-                for j in 0..<count {
-                    let row = batchIndex * length + start + j
-                    let step = fastSoftplus(load(delta + row * layout.deltaRowStride + first, lanes: lanes) + bias)
-                    steps[j] = step
-                    outputs[j] = advance(
-                        next: states + (j + 1) * stateSize, previous: states + j * stateSize,
-                        decays: decays + j * stateSize, a: blockA,
-                        bRow: b + row * layout.bRowStride, cRow: c + row * layout.cRowStride, step: step,
-                        input: load(u + row * layout.uRowStride + first, lanes: lanes),
-                        skip: skip, stateSize: stateSize)
-                }
-                for j in stride(from: count - 1, through: 0, by: -1) {
-                    let t = start + j, row = batchIndex * length + t
-                    let input = load(u + row * layout.uRowStride + first, lanes: lanes)
-                    let gate = load(z + row * layout.zRowStride + first, lanes: lanes)
-                    let gradient = load(dy + row * channels + first, lanes: lanes)
-                    let preactivation = load(delta + row * layout.deltaRowStride + first, lanes: lanes) + bias
-                    let step = steps[j], stepInput = step * input
-                    let gateSigmoid = fastSigmoid(gate)
-                    // silu'(z) = σ(z)·(1 + z·(1 − σ(z)))
-                    let dGate = gradient * outputs[j] * gateSigmoid * (1 + gate * (1 - gateSigmoid))
-                    let dOutput = gradient * gate * gateSigmoid
-                    dSkip += dOutput * input
-                    let bRow = b + row * layout.bRowStride, cRow = c + row * layout.cRowStride
-                    let current = states + (j + 1) * stateSize, previous = states + j * stateSize
-                    let decay = decays + j * stateSize
-                    let dBRow = rowDB + t * stateSize, dCRow = rowDC + t * stateSize
-                    var dStepFromDecay = SIMD8<Float>(), dStateTimesB = SIMD8<Float>()
-                    for n in 0..<stateSize {
-                        let dh = dState[n] + dOutput * cRow[n]
-                        dCRow[n] += (dOutput * current[n]).sum()
-                        dBRow[n] += (dh * stepInput).sum()
-                        dStateTimesB += dh * bRow[n]
-                        // d/d(Δ·A) of exp(Δ·A)·h_{t−1}, shared by dA and dΔ.
-                        let dExponent = dh * previous[n] * decay[n]
-                        blockDA[n] += dExponent * step
-                        dStepFromDecay += dExponent * blockA[n]
-                        dState[n] = dh * decay[n]
+                let firstRowOfChunk = batchIndex * length + start
+                stageIn(stagedU, from: u + firstRowOfChunk * layout.uRowStride + first, rowStride: layout.uRowStride, rows: count, width: width)
+                stageIn(stagedDelta, from: delta + firstRowOfChunk * layout.deltaRowStride + first, rowStride: layout.deltaRowStride, rows: count, width: width)
+                stageIn(stagedZ, from: z + firstRowOfChunk * layout.zRowStride + first, rowStride: layout.zRowStride, rows: count, width: width)
+                stageIn(stagedDY, from: dy + firstRowOfChunk * channels + first, rowStride: channels, rows: count, width: width)
+                // dB and dC sum over channels: lane-wise over the group's blocks first, across lanes once.
+                dBLanes.update(repeating: .zero, count: count * stateSize)
+                dCLanes.update(repeating: .zero, count: count * stateSize)
+                for block in 0..<blockCount {
+                    let blockA = groupA + block * stateSize, blockDState = dState + block * stateSize
+                    let blockDA = groupDA + block * stateSize
+                    if checkpoint == 0 {
+                        states.update(repeating: .zero, count: stateSize)
+                    } else {
+                        let slot = checkpoints + ((batchIndex * checkpointCount + checkpoint - 1) * channels + first + block * 8) * stateSize
+                        gatherColumns(states, from: slot, stateSize: stateSize, lanes: min(8, width - block * 8))
                     }
-                    let dStep = dStepFromDecay + input * dStateTimesB
-                    let dPreactivation = dStep * fastSigmoid(preactivation)
-                    dBias += dPreactivation
-                    accumulate(dOutput * skip + step * dStateTimesB,
-                               into: du + row * layout.uRowStride + first, lanes: lanes)
-                    accumulate(dPreactivation, into: dDelta + row * layout.deltaRowStride + first, lanes: lanes)
-                    accumulate(dGate, into: dz + row * layout.zRowStride + first, lanes: lanes)
+                    for j in 0..<count {
+                        let offset = j * channelsPerGroup + block * 8, row = firstRowOfChunk + j
+                        let step = fastSoftplus(loadVector(stagedDelta + offset) + bias[block])
+                        steps[j] = step
+                        outputs[j] = advance(
+                            next: states + (j + 1) * stateSize, previous: states + j * stateSize,
+                            decays: decays + j * stateSize, a: blockA,
+                            bRow: b + row * layout.bRowStride, cRow: c + row * layout.cRowStride,
+                            step: step, input: loadVector(stagedU + offset), skip: skip[block],
+                            stateSize: stateSize)
+                    }
+                    var dSkip = groupDSkip[block], dBias = groupDBias[block]
+                    for j in stride(from: count - 1, through: 0, by: -1) {
+                        let offset = j * channelsPerGroup + block * 8
+                        let row = firstRowOfChunk + j
+                        let input = loadVector(stagedU + offset), gate = loadVector(stagedZ + offset)
+                        let gradient = loadVector(stagedDY + offset)
+                        let step = steps[j], stepInput = step * input
+                        let gateSigmoid = fastSigmoid(gate)
+                        // silu'(z) = σ(z)·(1 + z·(1 − σ(z)))
+                        let dGate = gradient * outputs[j] * gateSigmoid * (1 + gate * (1 - gateSigmoid))
+                        let dOutput = gradient * gate * gateSigmoid
+                        dSkip += dOutput * input
+                        let bRow = b + row * layout.bRowStride, cRow = c + row * layout.cRowStride
+                        let current = states + (j + 1) * stateSize, previous = states + j * stateSize
+                        let decay = decays + j * stateSize
+                        let dBRow = dBLanes + j * stateSize, dCRow = dCLanes + j * stateSize
+                        var dStepFromDecay = SIMD8<Float>(), dStateTimesB = SIMD8<Float>()
+                        for n in 0..<stateSize {
+                            let dh = blockDState[n] + dOutput * cRow[n]
+                            dCRow[n] += dOutput * current[n]
+                            dBRow[n] += dh * stepInput
+                            dStateTimesB += dh * bRow[n]
+                            // d/d(Δ·A) of exp(Δ·A)·h_{t−1}, shared by dA and dΔ.
+                            let dExponent = dh * previous[n] * decay[n]
+                            blockDA[n] += dExponent * step
+                            dStepFromDecay += dExponent * blockA[n]
+                            blockDState[n] = dh * decay[n]
+                        }
+                        let dStep = dStepFromDecay + input * dStateTimesB
+                        let dPreactivation = dStep * fastSigmoid(loadVector(stagedDelta + offset) + bias[block])
+                        dBias += dPreactivation
+                        storeVector(dOutput * skip[block] + step * dStateTimesB, to: stagedDU + offset)
+                        storeVector(dPreactivation, to: stagedDDelta + offset)
+                        storeVector(dGate, to: stagedDZ + offset)
+                    }
+                    groupDSkip[block] = dSkip
+                    groupDBias[block] = dBias
                 }
+                for index in 0..<count * stateSize {
+                    rowDB[start * stateSize + index] += dBLanes[index].sum()
+                    rowDC[start * stateSize + index] += dCLanes[index].sum()
+                }
+                stageOut(stagedDU, to: du + firstRowOfChunk * layout.uRowStride + first, rowStride: layout.uRowStride, rows: count, width: width, adding: true)
+                stageOut(stagedDDelta, to: dDelta + firstRowOfChunk * layout.deltaRowStride + first, rowStride: layout.deltaRowStride, rows: count, width: width, adding: true)
+                stageOut(stagedDZ, to: dz + firstRowOfChunk * layout.zRowStride + first, rowStride: layout.zRowStride, rows: count, width: width, adding: true)
             }
-            for n in 0..<stateSize {
-                for lane in 0..<lanes { partialDA[(first + lane) * stateSize + n] += blockDA[n][lane] }
-            }
-            for lane in 0..<lanes {
-                partialDD[first + lane] += dSkip[lane]
-                partialDBias[first + lane] += dBias[lane]
+            for block in 0..<blockCount {
+                for lane in 0..<min(8, width - block * 8) {
+                    let channel = first + block * 8 + lane
+                    for n in 0..<stateSize { partialDA[channel * stateSize + n] += groupDA[block * stateSize + n][lane] }
+                    partialDD[channel] += groupDSkip[block][lane]
+                    partialDBias[channel] += groupDBias[block][lane]
+                }
             }
         }
     }
 
     // Partials are added chunk by chunk in chunk order: the only order, whatever the timing.
-    let parameterFloats = channels * (stateSize + 2)
-    for index in 0..<parameterFloats {
+    let partialsOffset = 7 * plan.steps * channelsPerGroup
+    for index in 0..<channels * (stateSize + 2) {
         var sum: Float = 0
-        for chunk in 0..<plan.chunks { sum += plan.floats(scratch, chunk: chunk)[index] }
+        for chunk in 0..<plan.chunks { sum += plan.floats(scratch, chunk: chunk)[partialsOffset + index] }
         if index < channels * stateSize {
             dA[index] += sum
         } else if index < channels * (stateSize + 1) {
@@ -350,12 +417,13 @@ public func selectiveScanBackward(
             dDeltaBias[index - channels * (stateSize + 1)] += sum
         }
     }
-    let rowOffset = parameterFloats, rowFloats = length * stateSize
-    let dCOffset = rowOffset + plan.rowsPerChunk * rowFloats
+    let rowFloats = length * stateSize
+    let dBOffset = partialsOffset + channels * (stateSize + 2)
+    let dCOffset = dBOffset + plan.rowsPerChunk * rowFloats
     parallelChunks(count: batchSize, chunks: threads) { _, rows in
         for batchIndex in rows {
             let chunksOfRow = (0..<plan.chunks).filter {
-                firstRows[$0] <= batchIndex && batchIndex <= lastRows[$0]
+                rowRanges[2 * $0] <= batchIndex && batchIndex <= rowRanges[2 * $0 + 1]
             }
             for t in 0..<length {
                 let dBRow = dB + (batchIndex * length + t) * layout.bRowStride
@@ -364,8 +432,8 @@ public func selectiveScanBackward(
                     var sumB: Float = 0, sumC: Float = 0
                     for chunk in chunksOfRow {
                         let partial = plan.floats(scratch, chunk: chunk)
-                            + (batchIndex - firstRows[chunk]) * rowFloats + t * stateSize + n
-                        sumB += partial[rowOffset]
+                            + (batchIndex - rowRanges[2 * chunk]) * rowFloats + t * stateSize + n
+                        sumB += partial[dBOffset]
                         sumC += partial[dCOffset]
                     }
                     dBRow[n] += sumB
@@ -376,10 +444,17 @@ public func selectiveScanBackward(
     }
 }
 
+/// Channels a work item covers: 8 blocks of 8, so each row of u, delta, z, dy is read as four
+/// whole cache lines (one channel block alone would read 32 bytes of each row, a page apart).
+private let channelsPerGroup = 64
+private let blocksPerGroup = 8
+private let vectorBytes = MemoryLayout<SIMD8<Float>>.stride
+private let floatBytes = MemoryLayout<Float>.stride
+
 /// How `selectiveScanBackward` carves its scratch: one equal slice per chunk of work items, SIMD8
 /// vectors first, then floats.
 struct BackwardScratch {
-    /// Work items (batch item, channel block) and the chunks they are cut into.
+    /// Work items (batch item, group of 64 channels) and the chunks they are cut into.
     let items: Int, chunks: Int
     /// Steps recomputed at a time: K, or L when K is longer.
     let steps: Int
@@ -388,25 +463,81 @@ struct BackwardScratch {
     let vectorsPerChunk: Int, floatsPerChunk: Int, bytesPerChunk: Int
 
     init(layout: SelectiveScanLayout, threads: Int) {
-        let blocks = layout.channelBlocks, stateSize = layout.stateSize
-        items = layout.batch * blocks
+        let groups = layout.channelGroups, stateSize = layout.stateSize
+        items = layout.batch * groups
         chunks = max(1, min(threads, items))
         steps = min(layout.checkpointInterval, layout.length)
-        // A run of m consecutive items touches at most ⌊(m − 1 + blocks − 1) / blocks⌋ + 1 rows.
+        // A run of m consecutive items touches at most ⌊(m − 1 + groups − 1) / groups⌋ + 1 rows.
         let longestChunk = (items + chunks - 1) / chunks
-        rowsPerChunk = min(layout.batch, (longestChunk + blocks - 2) / blocks + 1)
-        vectorsPerChunk = (2 * steps + 4) * stateSize + 2 * steps
-        floatsPerChunk = layout.channels * (stateSize + 2) + 2 * rowsPerChunk * layout.length * stateSize
-        let bytes = vectorsPerChunk * MemoryLayout<SIMD8<Float>>.stride + floatsPerChunk * MemoryLayout<Float>.stride
+        rowsPerChunk = min(layout.batch, (longestChunk + groups - 2) / groups + 1)
+        vectorsPerChunk = (4 * steps + 1) * stateSize + 2 * steps + 3 * blocksPerGroup * stateSize + 4 * blocksPerGroup
+        floatsPerChunk = 7 * steps * channelsPerGroup + layout.channels * (stateSize + 2)
+            + 2 * rowsPerChunk * layout.length * stateSize
+        let bytes = vectorsPerChunk * vectorBytes + floatsPerChunk * floatBytes
         bytesPerChunk = (bytes + 63) / 64 * 64
     }
 
     var totalBytes: Int { chunks * bytesPerChunk }
 
-    /// The float part of `chunk`'s slice: partial dA, dD, d(deltaBias), then dB rows, dC rows.
+    /// The float part of `chunk`'s slice: staged rows, partial dA, dD, d(deltaBias), dB rows, dC rows.
     func floats(_ scratch: UnsafeMutableRawPointer, chunk: Int) -> UnsafeMutablePointer<Float> {
-        (scratch + chunk * bytesPerChunk + vectorsPerChunk * MemoryLayout<SIMD8<Float>>.stride)
-            .assumingMemoryBound(to: Float.self)
+        (scratch + chunk * bytesPerChunk + vectorsPerChunk * vectorBytes)
+            .bindMemory(to: Float.self, capacity: floatsPerChunk)
+    }
+}
+
+/// Gathers A, D and deltaBias of the channels `first..<first + width` into lanes, zero past `width`.
+@inline(__always)
+private func loadGroupParameters(
+    a groupA: UnsafeMutablePointer<SIMD8<Float>>,   // (G, N)
+    skip: UnsafeMutablePointer<SIMD8<Float>>,       // (G)
+    bias: UnsafeMutablePointer<SIMD8<Float>>,       // (G)
+    from parameters: (a: UnsafePointer<Float>, d: UnsafePointer<Float>, deltaBias: UnsafePointer<Float>),
+    first: Int, width: Int, stateSize: Int
+) {
+    for block in 0..<(width + 7) / 8 {
+        let channel = first + block * 8, lanes = min(8, width - block * 8)
+        gatherColumns(groupA + block * stateSize, from: parameters.a + channel * stateSize, stateSize: stateSize, lanes: lanes)
+        var d = SIMD8<Float>(), deltaBias = SIMD8<Float>()
+        for lane in 0..<lanes {
+            d[lane] = parameters.d[channel + lane]
+            deltaBias[lane] = parameters.deltaBias[channel + lane]
+        }
+        skip[block] = d
+        bias[block] = deltaBias
+    }
+}
+
+/// Copies `rows` rows of `width` floats into dense rows of 64, zero past `width`.
+@inline(__always)
+private func stageIn(
+    _ staged: UnsafeMutablePointer<Float>,          // (rows, 64)
+    from source: UnsafePointer<Float>,              // (rows, width) rows of rowStride
+    rowStride: Int, rows: Int, width: Int
+) {
+    for row in 0..<rows {
+        let destination = staged + row * channelsPerGroup
+        destination.update(from: source + row * rowStride, count: width)
+        if width < channelsPerGroup {
+            (destination + width).update(repeating: 0, count: channelsPerGroup - width)
+        }
+    }
+}
+
+/// Writes (or adds) the first `width` floats of `rows` dense rows of 64 into strided rows.
+@inline(__always)
+private func stageOut(
+    _ staged: UnsafePointer<Float>,                 // (rows, 64)
+    to destination: UnsafeMutablePointer<Float>,    // (rows, width) rows of rowStride
+    rowStride: Int, rows: Int, width: Int, adding: Bool
+) {
+    for row in 0..<rows {
+        let target = destination + row * rowStride, source = staged + row * channelsPerGroup
+        if adding {
+            for index in 0..<width { target[index] += source[index] }
+        } else {
+            target.update(from: source, count: width)
+        }
     }
 }
 
@@ -438,7 +569,7 @@ private func advance(
 /// The first `lanes` floats at `pointer`, zero in the lanes past them.
 @inline(__always)
 private func load(_ pointer: UnsafePointer<Float>, lanes: Int) -> SIMD8<Float> {
-    if lanes == 8 { return UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self) }
+    if lanes == 8 { return loadVector(pointer) }
     var vector = SIMD8<Float>()
     for lane in 0..<lanes { vector[lane] = pointer[lane] }
     return vector
@@ -447,17 +578,20 @@ private func load(_ pointer: UnsafePointer<Float>, lanes: Int) -> SIMD8<Float> {
 /// Writes the first `lanes` lanes of `vector` to `pointer`.
 @inline(__always)
 private func store(_ vector: SIMD8<Float>, to pointer: UnsafeMutablePointer<Float>, lanes: Int) {
-    if lanes == 8 {
-        UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: SIMD8<Float>.self)
-        return
-    }
+    if lanes == 8 { return storeVector(vector, to: pointer) }
     for lane in 0..<lanes { pointer[lane] = vector[lane] }
 }
 
-/// Adds the first `lanes` lanes of `vector` into `pointer`.
+/// The eight floats at `pointer`.
 @inline(__always)
-private func accumulate(_ vector: SIMD8<Float>, into pointer: UnsafeMutablePointer<Float>, lanes: Int) {
-    store(load(pointer, lanes: lanes) + vector, to: pointer, lanes: lanes)
+private func loadVector(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+/// Writes eight floats to `pointer`.
+@inline(__always)
+private func storeVector(_ vector: SIMD8<Float>, to pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: SIMD8<Float>.self)
 }
 
 /// Transposes `lanes` rows of an (·, N) matrix into N vectors, one lane per row.

@@ -14,7 +14,7 @@
 /// e^x for eight floats at once, within 1 ulp of the correctly rounded result for every float
 /// (subnormal results included); −∞ and anything below −104 give 0, anything above 89 gives +∞,
 /// NaN gives NaN.
-@inlinable
+@inlinable @inline(__always)
 public func fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
     // Beyond these bounds e^x rounds to 0 or overflows anyway; NaN fails both tests and stays NaN.
     var x = x.replacing(with: -104, where: x .< -104)
@@ -39,13 +39,13 @@ public func fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
 
 /// e^x for one float: lane 0 of `fastExp(_: SIMD8<Float>)`, so scalar and vector code agree
 /// bit for bit.
-@inlinable
+@inlinable @inline(__always)
 public func fastExp(_ x: Float) -> Float {
     fastExp(SIMD8(repeating: x))[0]
 }
 
 /// log(1 + x) for eight floats, within a few ulp for finite x > −1; NaN gives NaN.
-@inlinable
+@inlinable @inline(__always)
 public func fastLog1p(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let u = 1 + x
     // u = 2^k · m with m in [√½, √2): offsetting the bits by those of √½ moves the exponent
@@ -69,7 +69,7 @@ public func fastLog1p(_ x: SIMD8<Float>) -> SIMD8<Float> {
 }
 
 /// log(1 + e^x) for eight floats, without overflow for large x; −∞ gives 0, +∞ gives +∞.
-@inlinable
+@inlinable @inline(__always)
 public func fastSoftplus(_ x: SIMD8<Float>) -> SIMD8<Float> {
     // max(x, 0) + log1p(e^−|x|): the exponential never exceeds 1.
     let magnitude = x.replacing(with: -x, where: x .< 0)
@@ -79,7 +79,7 @@ public func fastSoftplus(_ x: SIMD8<Float>) -> SIMD8<Float> {
 
 /// 1 / (1 + e^−x) for eight floats, within a few ulp down to x = −88; below about −88.7 the
 /// result flushes to 0 rather than a subnormal. −∞ gives 0, +∞ gives 1.
-@inlinable
+@inlinable @inline(__always)
 public func fastSigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> {
     1 / (1 + fastExp(-x))
 }

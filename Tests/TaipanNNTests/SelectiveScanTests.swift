@@ -155,13 +155,15 @@ private func relativeError(_ gradient: [Double], _ reference: [Double]) -> Doubl
 
 private let bufferNames = ["in_proj output (u, z)", "delta", "x_proj output (B, C)", "A", "D", "deltaBias"]
 
-/// B, L, E, N, K: odd E, N = 3, 5, 16, L = 1, batch > 1, K not dividing L, K = L and K > L.
+/// B, L, E, N, K: odd E, N = 3, 5, 16, L = 1, batch > 1, K not dividing L, K = L and K > L,
+/// and E = 70 for a full group of 64 channels followed by a partial one.
 private let problems = [
     Problem(batch: 1, length: 1, channels: 3, stateSize: 5, interval: 4),
     Problem(batch: 2, length: 9, channels: 11, stateSize: 5, interval: 4),
     Problem(batch: 2, length: 7, channels: 16, stateSize: 16, interval: 3),
     Problem(batch: 3, length: 6, channels: 9, stateSize: 8, interval: 6),
     Problem(batch: 1, length: 5, channels: 19, stateSize: 3, interval: 16),
+    Problem(batch: 2, length: 5, channels: 70, stateSize: 3, interval: 2),
 ]
 
 @Suite struct SelectiveScanTests {
@@ -264,7 +266,7 @@ private let problems = [
     }
 
     @Test func backwardIsBitIdenticalWhenRerun() throws {
-        let problem = Problem(batch: 3, length: 13, channels: 21, stateSize: 16, interval: 5)
+        let problem = Problem(batch: 3, length: 13, channels: 130, stateSize: 16, interval: 5)
         let inputs = problem.randomInputs(seed: 400)
         var generator = SeededGenerator(seed: 401)
         let weights = (0..<problem.rows * problem.channels).map { _ in generator.nextNormal() }
@@ -343,8 +345,10 @@ private let problems = [
         let long = try SelectiveScanLayout(batch: 1, length: 1024, channels: 64, stateSize: 16, checkpointInterval: 256)
         let shortBytes = selectiveScanBackwardScratchBytes(layout: short, threads: 1)
         let longBytes = selectiveScanBackwardScratchBytes(layout: long, threads: 1)
-        // Per thread: (2K + 4)·N + 2K vectors of 32 bytes, plus E·(N + 2) + 2·L·N floats.
-        #expect(shortBytes == ((2 * 32 + 4) * 16 + 64) * 32 + (64 * 18 + 2 * 1024 * 16) * 4)
-        #expect(longBytes - shortBytes == 2 * (256 - 32) * (16 + 1) * 32)
+        // Per thread: (4K + 1)·N + 2K + 3·8·N + 4·8 vectors of 32 bytes, then 7·K·64 staged floats,
+        // E·(N + 2) parameter partials and 2·L·N floats of dB, dC rows.
+        #expect(shortBytes == ((4 * 32 + 1) * 16 + 2 * 32 + 3 * 8 * 16 + 4 * 8) * 32
+            + (7 * 32 * 64 + 64 * 18 + 2 * 1024 * 16) * 4)
+        #expect(longBytes - shortBytes == (4 * 16 + 2) * (256 - 32) * 32 + 7 * (256 - 32) * 64 * 4)
     }
 }
