@@ -147,10 +147,17 @@ private func finiteDifferences(_ problem: Problem, _ inputs: [[Float]], weights:
     }
 }
 
+/// max |value − reference|, infinite when any value is NaN (which `max` would skip).
+private func largestDifference(_ values: [Double], _ reference: [Double]) -> Double {
+    zip(values, reference).reduce(0) { worst, pair in
+        let difference = abs(pair.0 - pair.1)
+        return difference.isNaN ? .infinity : Swift.max(worst, difference)
+    }
+}
+
 /// max |gradient − reference| / max |reference|, the error measure for one gradient buffer.
 private func relativeError(_ gradient: [Double], _ reference: [Double]) -> Double {
-    let scale = max(reference.map(abs).max() ?? 0, 1e-12)
-    return zip(gradient, reference).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
+    largestDifference(gradient, reference) / max(reference.map(abs).max() ?? 0, 1e-12)
 }
 
 private let bufferNames = ["in_proj output (u, z)", "delta", "x_proj output (B, C)", "A", "D", "deltaBias"]
@@ -174,27 +181,27 @@ private let problems = [
         let reference = problem.reference(inputs.map { $0.map(Double.init) })
         for threads in [1, 3] {
             let result = try runForward(problem, inputs, threads: threads)
-            let scale = reference.y.map(abs).max() ?? 1
-            let error = zip(result.y, reference.y).map { abs(Double($0) - $1) }.max() ?? .nan
-            #expect(error <= 2e-6 * scale, "y error \(error) (scale \(scale)), problem \(index)")
+            let error = relativeError(result.y.map(Double.init), reference.y)
+            #expect(error <= 2e-6, "y error \(error), problem \(index)")
             // Checkpoint q is h after step min((q + 1)·K, L) − 1; the last is the final state.
             let layout = try problem.layout(), size = problem.channels * problem.stateSize
-            var stateError = 0.0
+            var checkpointed: [Double] = [], expectedStates: [Double] = []
             for b in 0..<problem.batch {
                 for q in 0..<layout.checkpointCount {
                     let t = min((q + 1) * problem.interval, problem.length) - 1
                     for i in 0..<size {
                         let expected = reference.states[(b * problem.length + t) * size + i]
-                        let got = Double(result.checkpoints[(b * layout.checkpointCount + q) * size + i])
-                        stateError = max(stateError, abs(got - expected))
+                        checkpointed.append(Double(result.checkpoints[(b * layout.checkpointCount + q) * size + i]))
+                        expectedStates.append(expected)
                         if q == layout.checkpointCount - 1 {
-                            stateError = max(stateError, abs(Double(result.finalState[b * size + i]) - expected))
+                            checkpointed.append(Double(result.finalState[b * size + i]))
+                            expectedStates.append(expected)
                         }
                     }
                 }
             }
-            let stateScale = reference.states.map(abs).max() ?? 1
-            #expect(stateError <= 2e-6 * stateScale, "state error \(stateError), problem \(index)")
+            let stateError = relativeError(checkpointed, expectedStates)
+            #expect(stateError <= 2e-6, "state error \(stateError), problem \(index)")
         }
     }
 
@@ -317,11 +324,10 @@ private let problems = [
                 }
             }
         }
-        let scale = full.y.map(abs).max() ?? 1
-        let error = zip(y, full.y).map { abs($0 - $1) }.max() ?? .nan
-        #expect(error <= 1e-6 * scale, "step y error \(error), problem \(index)")
-        let stateError = zip(state, full.finalState).map { abs($0 - $1) }.max() ?? .nan
-        #expect(stateError <= 1e-6 * (full.finalState.map(abs).max() ?? 1))
+        let error = relativeError(y.map(Double.init), full.y.map(Double.init))
+        #expect(error <= 1e-6, "step y error \(error), problem \(index)")
+        let stateError = relativeError(state.map(Double.init), full.finalState.map(Double.init))
+        #expect(stateError <= 1e-6, "step state error \(stateError), problem \(index)")
     }
 
     @Test func badLayoutsAreRejected() {

@@ -3,8 +3,10 @@ import Testing
 @testable import TaipanTensor
 
 /// The error of `value` against the exact `reference`, in units in the last place of the float
-/// nearest the reference (the subnormal spacing for subnormal results).
+/// nearest the reference (the subnormal spacing for subnormal results); infinite for a NaN value,
+/// which `max` would otherwise skip.
 private func ulpError(_ value: Float, _ reference: Double) -> Double {
+    if value.isNaN { return .infinity }
     let rounded = Float(reference)
     let ulp = rounded == 0 ? Double(Float.leastNonzeroMagnitude) : Double(rounded.ulp)
     return abs(Double(value) - reference) / ulp
