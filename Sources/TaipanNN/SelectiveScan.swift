@@ -13,12 +13,15 @@
 // in a CPU's caches instead of a GPU's SRAM.
 //
 // Dimensions: B batch, L length, E channels (d_inner), N state size (d_state),
-// K checkpoint interval, Q = ceil(L / K) checkpoints.
+// K checkpoint interval, Q = ceil(L / K) checkpoints, G = 8 channel blocks per group.
 //
 // Vectorised across channels: a SIMD8 lane per channel, so softplus, exp and the gate run on
-// eight channels at once while B_t[n] and C_t[n] are broadcasts. A work item is one batch item
-// and one block of eight channels (the last block padded with zero lanes, which stay zero);
-// items are numbered batch-major and cut into a fixed number of chunks, one per thread.
+// eight channels at once while B_t[n] and C_t[n] are broadcasts, and any N works. A work item is
+// one batch item and a group of 64 channels (8 blocks of 8; the last padded with zero lanes,
+// which stay zero). For each chunk of K steps the item copies its rows of u, delta, z (and dy)
+// into dense per-thread staging, so strided rows a page apart are read as whole cache lines,
+// then runs the chunk block by block out of L1/L2. Items are numbered batch-major and cut into
+// a fixed number of chunks, one per thread; reductions add per-chunk partials in chunk order.
 
 import TaipanTensor
 
