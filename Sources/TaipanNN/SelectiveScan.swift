@@ -113,7 +113,7 @@ public func selectiveScanForward(
 ) {
     let length = layout.length, channels = layout.channels, stateSize = layout.stateSize
     let interval = layout.checkpointInterval, checkpointCount = layout.checkpointCount
-    let groups = layout.channelGroups, steps = min(interval, length)
+    let groups = layout.channelGroups, steps = min(forwardStagedRows, length)
     let vectors = 2 * blocksPerGroup * stateSize + 2 * blocksPerGroup
     let bytes = vectors * vectorBytes + 4 * steps * channelsPerGroup * floatBytes
     parallelChunks(count: layout.batch * groups, chunks: threads) { _, items in
@@ -125,10 +125,10 @@ public func selectiveScanForward(
         let bias = skip + blocksPerGroup                                // (G) deltaBias
         let staged = (scratch + vectors * vectorBytes)
             .bindMemory(to: Float.self, capacity: 4 * steps * channelsPerGroup)
-        let stagedU = staged                                            // (K, 64)
-        let stagedDelta = stagedU + steps * channelsPerGroup            // (K, 64)
-        let stagedZ = stagedDelta + steps * channelsPerGroup            // (K, 64)
-        let stagedY = stagedZ + steps * channelsPerGroup                // (K, 64)
+        let stagedU = staged                                            // (64, 64) rows × channels
+        let stagedDelta = stagedU + steps * channelsPerGroup            // (64, 64)
+        let stagedZ = stagedDelta + steps * channelsPerGroup            // (64, 64)
+        let stagedY = stagedZ + steps * channelsPerGroup                // (64, 64)
         for item in items {
             let batchIndex = item / groups, first = (item % groups) * channelsPerGroup
             let width = min(channelsPerGroup, channels - first), blockCount = (width + 7) / 8
@@ -136,9 +136,11 @@ public func selectiveScanForward(
                 a: groupA, skip: skip, bias: bias, from: (a, d, deltaBias), first: first,
                 width: width, stateSize: stateSize)
             state.update(repeating: .zero, count: blockCount * stateSize)
-            for checkpoint in 0..<checkpointCount {
-                let start = checkpoint * interval, count = min(interval, length - start)
-                let firstRow = batchIndex * length + start
+            var start = 0
+            while start < length {
+                // Up to 64 rows at a time, never across a checkpoint.
+                let end = min(start + forwardStagedRows, (start / interval + 1) * interval, length)
+                let count = end - start, firstRow = batchIndex * length + start
                 stageIn(stagedU, from: u + firstRow * layout.uRowStride + first, rowStride: layout.uRowStride, rows: count, width: width)
                 stageIn(stagedDelta, from: delta + firstRow * layout.deltaRowStride + first, rowStride: layout.deltaRowStride, rows: count, width: width)
                 stageIn(stagedZ, from: z + firstRow * layout.zRowStride + first, rowStride: layout.zRowStride, rows: count, width: width)
@@ -157,12 +159,16 @@ public func selectiveScanForward(
                             stateSize: stateSize)
                         storeVector(output * gate * fastSigmoid(gate), to: stagedY + offset)
                     }
-                    if let checkpoints {
-                        let slot = checkpoints + ((batchIndex * checkpointCount + checkpoint) * channels + first + block * 8) * stateSize
-                        scatterColumns(blockState, to: slot, stateSize: stateSize, lanes: min(8, width - block * 8))
-                    }
                 }
                 stageOut(stagedY, to: y + firstRow * channels + first, rowStride: channels, rows: count, width: width, adding: false)
+                if let checkpoints, end % interval == 0 || end == length {
+                    let checkpoint = (end - 1) / interval
+                    for block in 0..<blockCount {
+                        let slot = checkpoints + ((batchIndex * checkpointCount + checkpoint) * channels + first + block * 8) * stateSize
+                        scatterColumns(state + block * stateSize, to: slot, stateSize: stateSize, lanes: min(8, width - block * 8))
+                    }
+                }
+                start = end
             }
             if let finalState {
                 for block in 0..<blockCount {
@@ -451,6 +457,8 @@ public func selectiveScanBackward(
 /// whole cache lines (one channel block alone would read 32 bytes of each row, a page apart).
 private let channelsPerGroup = 64
 private let blocksPerGroup = 8
+/// Rows the forward stages at a time (the backward stages a whole chunk of K).
+private let forwardStagedRows = 64
 private let vectorBytes = MemoryLayout<SIMD8<Float>>.stride
 private let floatBytes = MemoryLayout<Float>.stride
 

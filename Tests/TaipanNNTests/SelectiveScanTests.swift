@@ -125,9 +125,11 @@ private func runBackward(
     return Array(results[0..<6])
 }
 
-/// Central differences in Float64 of Σ weights ⊙ y with respect to every element of every input
-/// buffer (padding columns included, whose derivative is exactly zero).
-private func finiteDifferences(_ problem: Problem, _ inputs: [[Float]], weights: [Float]) -> [[Double]] {
+/// Central differences in Float64 of Σ weights ⊙ y with respect to the elements `indices` of each
+/// input buffer (nil: every element, padding columns included, whose derivative is exactly zero).
+private func finiteDifferences(
+    _ problem: Problem, _ inputs: [[Float]], weights: [Float], indices: [[Int]]? = nil
+) -> [[Double]] {
     var point = inputs.map { $0.map(Double.init) }
     let weights = weights.map(Double.init)
     func objective(_ point: [[Double]]) -> Double {
@@ -135,7 +137,7 @@ private func finiteDifferences(_ problem: Problem, _ inputs: [[Float]], weights:
     }
     let epsilon = 1e-5
     return (0..<point.count).map { buffer in
-        (0..<point[buffer].count).map { index in
+        (indices?[buffer] ?? Array(0..<point[buffer].count)).map { index in
             let saved = point[buffer][index]
             point[buffer][index] = saved + epsilon
             let plus = objective(point)
@@ -164,6 +166,7 @@ private let bufferNames = ["in_proj output (u, z)", "delta", "x_proj output (B, 
 
 /// B, L, E, N, K: odd E, N = 3, 5, 16, L = 1, batch > 1, K not dividing L, K = L and K > L,
 /// and E = 70 for a full group of 64 channels followed by a partial one.
+/// `longProblems` run past the 64 rows the forward stages at a time, with K above and below 64.
 private let problems = [
     Problem(batch: 1, length: 1, channels: 3, stateSize: 5, interval: 4),
     Problem(batch: 2, length: 9, channels: 11, stateSize: 5, interval: 4),
@@ -172,11 +175,15 @@ private let problems = [
     Problem(batch: 1, length: 5, channels: 19, stateSize: 3, interval: 16),
     Problem(batch: 2, length: 5, channels: 70, stateSize: 3, interval: 2),
 ]
+private let longProblems = [
+    Problem(batch: 2, length: 150, channels: 9, stateSize: 4, interval: 100),
+    Problem(batch: 1, length: 133, channels: 70, stateSize: 2, interval: 7),
+]
 
 @Suite struct SelectiveScanTests {
-    @Test(arguments: problems.indices)
+    @Test(arguments: (problems + longProblems).indices)
     func forwardMatchesFloat64Reference(_ index: Int) throws {
-        let problem = problems[index]
+        let problem = (problems + longProblems)[index]
         let inputs = problem.randomInputs(seed: UInt64(100 + index))
         let reference = problem.reference(inputs.map { $0.map(Double.init) })
         for threads in [1, 3] {
@@ -237,6 +244,26 @@ private let problems = [
         }
     }
 
+    @Test(arguments: longProblems.indices)
+    func backwardOnLongSequencesMatchesFiniteDifferencesAtSampledElements(_ index: Int) throws {
+        let problem = longProblems[index]
+        let inputs = problem.randomInputs(seed: UInt64(600 + index))
+        var generator = SeededGenerator(seed: UInt64(700 + index))
+        let weights = (0..<problem.rows * problem.channels).map { _ in generator.nextNormal() }
+        let zeros = problem.sizes.map { [Float](repeating: 0, count: $0) }
+        let gradients = try runBackward(problem, inputs, weights: weights, start: zeros, threads: 2)
+        // 40 elements of each buffer, the first and last among them.
+        let indices = problem.sizes.map { size in
+            [0, size - 1] + (0..<38).map { _ in Int(generator.next() % UInt64(size)) }
+        }
+        let expected = finiteDifferences(problem, inputs, weights: weights, indices: indices)
+        for buffer in 0..<6 {
+            let sampled = indices[buffer].map { Double(gradients[buffer][$0]) }
+            let error = relativeError(sampled, expected[buffer])
+            #expect(error <= 1e-5, "\(bufferNames[buffer]): relative error \(error), long problem \(index)")
+        }
+    }
+
     /// The 1e-5 tolerance above is tight enough to see a dropped term: remove one term of a
     /// correct gradient (worked out here in Float64) and the error must exceed it.
     @Test func droppedTermsExceedTheTolerance() throws {
@@ -288,9 +315,9 @@ private let problems = [
         }
     }
 
-    @Test(arguments: problems.indices)
+    @Test(arguments: (problems + longProblems).indices)
     func stepByStepMatchesTheForward(_ index: Int) throws {
-        let problem = problems[index]
+        let problem = (problems + longProblems)[index]
         let inputs = problem.randomInputs(seed: UInt64(500 + index))
         let full = try runForward(problem, inputs, threads: 2)
         let stepLayout = try SelectiveScanLayout(
