@@ -88,6 +88,9 @@ public struct SelectiveScanLayout: Sendable, Equatable {
 
     /// Groups of 64 channels, the work items' width; the last may be narrower.
     var channelGroups: Int { (channels + 63) / 64 }
+
+    /// Where channel `channel` of state row `batch` starts in a (·, E, N) buffer of states.
+    func stateOffset(batch: Int, channel: Int) -> Int { (batch * channels + channel) * stateSize }
 }
 
 /// Runs the scan over whole sequences from a zero state and writes the gated output y and,
@@ -141,9 +144,10 @@ public func selectiveScanForward(
                 // Up to 64 rows at a time, never across a checkpoint.
                 let end = min(start + forwardStagedRows, (start / interval + 1) * interval, length)
                 let count = end - start, firstRow = batchIndex * length + start
-                stageIn(stagedU, from: u + firstRow * layout.uRowStride + first, rowStride: layout.uRowStride, rows: count, width: width)
-                stageIn(stagedDelta, from: delta + firstRow * layout.deltaRowStride + first, rowStride: layout.deltaRowStride, rows: count, width: width)
-                stageIn(stagedZ, from: z + firstRow * layout.zRowStride + first, rowStride: layout.zRowStride, rows: count, width: width)
+                let rows = firstRow..<firstRow + count, columns = first..<first + width
+                stageIn(stagedU, from: u, rowStride: layout.uRowStride, rows: rows, columns: columns)
+                stageIn(stagedDelta, from: delta, rowStride: layout.deltaRowStride, rows: rows, columns: columns)
+                stageIn(stagedZ, from: z, rowStride: layout.zRowStride, rows: rows, columns: columns)
                 for block in 0..<blockCount {
                     let blockState = state + block * stateSize
                     for j in 0..<count {
@@ -160,20 +164,25 @@ public func selectiveScanForward(
                         storeVector(output * gate * fastSigmoid(gate), to: stagedY + offset)
                     }
                 }
-                stageOut(stagedY, to: y + firstRow * channels + first, rowStride: channels, rows: count, width: width, adding: false)
+                stageOut(stagedY, to: y, rowStride: channels, rows: rows, columns: columns, adding: false)
                 if let checkpoints, end % interval == 0 || end == length {
                     let checkpoint = (end - 1) / interval
                     for block in 0..<blockCount {
-                        let slot = checkpoints + ((batchIndex * checkpointCount + checkpoint) * channels + first + block * 8) * stateSize
-                        scatterColumns(state + block * stateSize, to: slot, stateSize: stateSize, lanes: min(8, width - block * 8))
+                        let slot = checkpoints + layout.stateOffset(
+                            batch: batchIndex * checkpointCount + checkpoint, channel: first + block * 8)
+                        scatterColumns(
+                            state + block * stateSize, to: slot, stateSize: stateSize,
+                            lanes: min(8, width - block * 8))
                     }
                 }
                 start = end
             }
             if let finalState {
                 for block in 0..<blockCount {
-                    let slot = finalState + (batchIndex * channels + first + block * 8) * stateSize
-                    scatterColumns(state + block * stateSize, to: slot, stateSize: stateSize, lanes: min(8, width - block * 8))
+                    let slot = finalState + layout.stateOffset(batch: batchIndex, channel: first + block * 8)
+                    scatterColumns(
+                        state + block * stateSize, to: slot, stateSize: stateSize,
+                        lanes: min(8, width - block * 8))
                 }
             }
         }
@@ -211,7 +220,8 @@ public func selectiveScanStep(
                 gatherColumns(blockA, from: a + first * stateSize, stateSize: stateSize, lanes: lanes)
                 gatherColumns(blockState, from: slot, stateSize: stateSize, lanes: lanes)
                 let bias = load(deltaBias + first, lanes: lanes)
-                let step = fastSoftplus(load(delta + row * layout.deltaRowStride + first, lanes: lanes) + bias)
+                let preactivation = load(delta + row * layout.deltaRowStride + first, lanes: lanes) + bias
+                let step = fastSoftplus(preactivation)
                 let gate = load(z + row * layout.zRowStride + first, lanes: lanes)
                 let output = advance(
                     next: blockState, previous: blockState, decays: nil, a: blockA,
@@ -273,13 +283,14 @@ public func selectiveScanBackward(
     // All-ones bytes are NaN floats: a read of scratch that was never written shows in the results.
     scratch.initializeMemory(as: UInt8.self, repeating: 0xFF, count: plan.totalBytes)
     #endif
-    let rowRanges = UnsafeMutablePointer<Int>.allocate(capacity: 2 * plan.chunks)  // (chunks, 2) first, last batch row
+    // (chunks, 2): the first and last batch row each chunk touched.
+    let rowRanges = UnsafeMutablePointer<Int>.allocate(capacity: 2 * plan.chunks)
     defer { rowRanges.deallocate() }
 
     parallelChunks(count: plan.items, chunks: plan.chunks) { chunk, items in
         let base = scratch + chunk * plan.bytesPerChunk
         let vectors = base.bindMemory(to: SIMD8<Float>.self, capacity: plan.vectorsPerChunk)
-        let states = vectors                                            // (K + 1, N) h_{t−1} of the chunk's first step, then h_t
+        let states = vectors                                            // (K + 1, N) h before, then after each step
         let decays = states + (plan.steps + 1) * stateSize              // (K, N) exp(Δ_t·A)
         let steps = decays + plan.steps * stateSize                     // (K) Δ_t
         let outputs = steps + plan.steps                                // (K) ⟨h_t, C_t⟩ + D·u_t
@@ -329,10 +340,11 @@ public func selectiveScanBackward(
             for checkpoint in stride(from: checkpointCount - 1, through: 0, by: -1) {
                 let start = checkpoint * interval, count = min(interval, length - start)
                 let firstRowOfChunk = batchIndex * length + start
-                stageIn(stagedU, from: u + firstRowOfChunk * layout.uRowStride + first, rowStride: layout.uRowStride, rows: count, width: width)
-                stageIn(stagedDelta, from: delta + firstRowOfChunk * layout.deltaRowStride + first, rowStride: layout.deltaRowStride, rows: count, width: width)
-                stageIn(stagedZ, from: z + firstRowOfChunk * layout.zRowStride + first, rowStride: layout.zRowStride, rows: count, width: width)
-                stageIn(stagedDY, from: dy + firstRowOfChunk * channels + first, rowStride: channels, rows: count, width: width)
+                let rows = firstRowOfChunk..<firstRowOfChunk + count, columns = first..<first + width
+                stageIn(stagedU, from: u, rowStride: layout.uRowStride, rows: rows, columns: columns)
+                stageIn(stagedDelta, from: delta, rowStride: layout.deltaRowStride, rows: rows, columns: columns)
+                stageIn(stagedZ, from: z, rowStride: layout.zRowStride, rows: rows, columns: columns)
+                stageIn(stagedDY, from: dy, rowStride: channels, rows: rows, columns: columns)
                 // dB and dC sum over channels: lane-wise over the group's blocks first, across lanes once.
                 dBLanes.update(repeating: .zero, count: count * stateSize)
                 dCLanes.update(repeating: .zero, count: count * stateSize)
@@ -342,7 +354,8 @@ public func selectiveScanBackward(
                     if checkpoint == 0 {
                         states.update(repeating: .zero, count: stateSize)
                     } else {
-                        let slot = checkpoints + ((batchIndex * checkpointCount + checkpoint - 1) * channels + first + block * 8) * stateSize
+                        let slot = checkpoints + layout.stateOffset(
+                            batch: batchIndex * checkpointCount + checkpoint - 1, channel: first + block * 8)
                         gatherColumns(states, from: slot, stateSize: stateSize, lanes: min(8, width - block * 8))
                     }
                     for j in 0..<count {
@@ -385,7 +398,8 @@ public func selectiveScanBackward(
                             blockDState[n] = dh * decay[n]
                         }
                         let dStep = dStepFromDecay + input * dStateTimesB
-                        let dPreactivation = dStep * fastSigmoid(loadVector(stagedDelta + offset) + bias[block])
+                        let preactivation = loadVector(stagedDelta + offset) + bias[block]
+                        let dPreactivation = dStep * fastSigmoid(preactivation)
                         dBias += dPreactivation
                         storeVector(dOutput * skip[block] + step * dStateTimesB, to: stagedDU + offset)
                         storeVector(dPreactivation, to: stagedDDelta + offset)
@@ -398,14 +412,18 @@ public func selectiveScanBackward(
                     rowDB[start * stateSize + index] += dBLanes[index].sum()
                     rowDC[start * stateSize + index] += dCLanes[index].sum()
                 }
-                stageOut(stagedDU, to: du + firstRowOfChunk * layout.uRowStride + first, rowStride: layout.uRowStride, rows: count, width: width, adding: true)
-                stageOut(stagedDDelta, to: dDelta + firstRowOfChunk * layout.deltaRowStride + first, rowStride: layout.deltaRowStride, rows: count, width: width, adding: true)
-                stageOut(stagedDZ, to: dz + firstRowOfChunk * layout.zRowStride + first, rowStride: layout.zRowStride, rows: count, width: width, adding: true)
+                stageOut(stagedDU, to: du, rowStride: layout.uRowStride, rows: rows, columns: columns, adding: true)
+                stageOut(
+                    stagedDDelta, to: dDelta, rowStride: layout.deltaRowStride, rows: rows, columns: columns,
+                    adding: true)
+                stageOut(stagedDZ, to: dz, rowStride: layout.zRowStride, rows: rows, columns: columns, adding: true)
             }
             for block in 0..<blockCount {
                 for lane in 0..<min(8, width - block * 8) {
                     let channel = first + block * 8 + lane
-                    for n in 0..<stateSize { partialDA[channel * stateSize + n] += groupDA[block * stateSize + n][lane] }
+                    for n in 0..<stateSize {
+                        partialDA[channel * stateSize + n] += groupDA[block * stateSize + n][lane]
+                    }
                     partialDD[channel] += groupDSkip[block][lane]
                     partialDBias[channel] += groupDBias[block][lane]
                 }
@@ -481,7 +499,8 @@ struct BackwardScratch {
         // A run of m consecutive items touches at most ⌊(m − 1 + groups − 1) / groups⌋ + 1 rows.
         let longestChunk = (items + chunks - 1) / chunks
         rowsPerChunk = min(layout.batch, (longestChunk + groups - 2) / groups + 1)
-        vectorsPerChunk = (4 * steps + 1) * stateSize + 2 * steps + 3 * blocksPerGroup * stateSize + 4 * blocksPerGroup
+        vectorsPerChunk = (4 * steps + 1) * stateSize + 2 * steps
+            + 3 * blocksPerGroup * stateSize + 4 * blocksPerGroup
         floatsPerChunk = 7 * steps * channelsPerGroup + layout.channels * (stateSize + 2)
             + 2 * rowsPerChunk * layout.length * stateSize
         let bytes = vectorsPerChunk * vectorBytes + floatsPerChunk * floatBytes
@@ -508,7 +527,9 @@ private func loadGroupParameters(
 ) {
     for block in 0..<(width + 7) / 8 {
         let channel = first + block * 8, lanes = min(8, width - block * 8)
-        gatherColumns(groupA + block * stateSize, from: parameters.a + channel * stateSize, stateSize: stateSize, lanes: lanes)
+        gatherColumns(
+            groupA + block * stateSize, from: parameters.a + channel * stateSize, stateSize: stateSize,
+            lanes: lanes)
         var d = SIMD8<Float>(), deltaBias = SIMD8<Float>()
         for lane in 0..<lanes {
             d[lane] = parameters.d[channel + lane]
@@ -519,33 +540,36 @@ private func loadGroupParameters(
     }
 }
 
-/// Copies `rows` rows of `width` floats into dense rows of 64, zero past `width`.
+/// Copies `columns` of `rows` of a strided matrix into dense rows of 64, zero past the columns.
 @inline(__always)
 private func stageIn(
     _ staged: UnsafeMutablePointer<Float>,          // (rows, 64)
-    from source: UnsafePointer<Float>,              // (rows, width) rows of rowStride
-    rowStride: Int, rows: Int, width: Int
+    from source: UnsafePointer<Float>,              // (·, ·) rows of rowStride
+    rowStride: Int, rows: Range<Int>, columns: Range<Int>
 ) {
-    for row in 0..<rows {
-        let destination = staged + row * channelsPerGroup
-        destination.update(from: source + row * rowStride, count: width)
+    let width = columns.count
+    for (index, row) in rows.enumerated() {
+        let destination = staged + index * channelsPerGroup
+        destination.update(from: source + row * rowStride + columns.lowerBound, count: width)
         if width < channelsPerGroup {
             (destination + width).update(repeating: 0, count: channelsPerGroup - width)
         }
     }
 }
 
-/// Writes (or adds) the first `width` floats of `rows` dense rows of 64 into strided rows.
+/// Writes (or adds) dense rows of 64 back into `columns` of `rows` of a strided matrix.
 @inline(__always)
 private func stageOut(
     _ staged: UnsafePointer<Float>,                 // (rows, 64)
-    to destination: UnsafeMutablePointer<Float>,    // (rows, width) rows of rowStride
-    rowStride: Int, rows: Int, width: Int, adding: Bool
+    to destination: UnsafeMutablePointer<Float>,    // (·, ·) rows of rowStride
+    rowStride: Int, rows: Range<Int>, columns: Range<Int>, adding: Bool
 ) {
-    for row in 0..<rows {
-        let target = destination + row * rowStride, source = staged + row * channelsPerGroup
+    let width = columns.count
+    for (index, row) in rows.enumerated() {
+        let target = destination + row * rowStride + columns.lowerBound
+        let source = staged + index * channelsPerGroup
         if adding {
-            for index in 0..<width { target[index] += source[index] }
+            for column in 0..<width { target[column] += source[column] }
         } else {
             target.update(from: source, count: width)
         }
