@@ -654,3 +654,97 @@ private func scatterColumns(
         for lane in 0..<lanes { rows[lane * stateSize + n] = columns[n][lane] }
     }
 }
+
+// MARK: - The scan as a Tensor op
+
+/// Columns `start..<start + width` of every row of a tensor whose last dimension holds more
+/// (a slice of a projection's output), passed to the scan without a copy.
+public struct ColumnSlice {
+    /// The tensor the columns belong to; its gradient receives the columns' gradient.
+    public let tensor: Tensor
+    /// The first column.
+    public let start: Int
+    /// The number of columns.
+    public let width: Int
+
+    /// Columns `start..<start + width` of `tensor` (all of them by default).
+    public init(_ tensor: Tensor, start: Int = 0, width: Int? = nil) {
+        let columns = tensor.shape.last ?? 1
+        let width = width ?? columns - start
+        precondition(start >= 0 && width >= 0 && start + width <= columns,
+                     "ColumnSlice: columns \(start)..<\(start + width) outside \(describeShape(tensor.shape))")
+        self.tensor = tensor
+        self.start = start
+        self.width = width
+    }
+
+    /// Elements between consecutive rows.
+    var rowStride: Int { tensor.shape.last ?? 1 }
+    /// The first element of the first row.
+    var pointer: UnsafeMutablePointer<Float> { tensor.pointer + start }
+}
+
+/// y = (⟨h_t, C_t⟩ + D·u_t) · silu(z_t) with h_t = exp(Δ_t·A)·h_{t−1} + Δ_t·B_t·u_t and
+/// Δ = softplus(delta + deltaBias), as one op: u, delta, z (B, L, E); b, c (B, L, N);
+/// a (E, N) negative; d, deltaBias (E). Returns y (B, L, E). Only the states every
+/// `checkpointInterval` steps are kept for the backward, which recomputes the rest.
+public func selectiveScan(
+    u: ColumnSlice, delta: ColumnSlice, a: Tensor, b: ColumnSlice, c: ColumnSlice, d: Tensor,
+    z: ColumnSlice, deltaBias: Tensor, checkpointInterval: Int
+) -> Tensor {
+    let shape = u.tensor.shape
+    precondition(shape.count == 3, "selectiveScan: u must be (B, L, E), got \(describeShape(shape))")
+    let (batch, length, channels) = (shape[0], shape[1], u.width)
+    let stateSize = b.width
+    for (name, slice, width) in [("delta", delta, channels), ("z", z, channels), ("b", b, stateSize), ("c", c, stateSize)] {
+        precondition(
+            Array(slice.tensor.shape.prefix(2)) == [batch, length] && slice.width == width,
+            "selectiveScan: \(name) \(describeShape(slice.tensor.shape)) (columns \(slice.width)) does not fit u \(describeShape(shape))")
+    }
+    precondition(a.shape == [channels, stateSize] && d.shape == [channels] && deltaBias.shape == [channels],
+                 "selectiveScan: a \(describeShape(a.shape)), d \(describeShape(d.shape)), deltaBias \(describeShape(deltaBias.shape)) for \(channels) channels, state \(stateSize)")
+    let layout: SelectiveScanLayout
+    do {
+        layout = try SelectiveScanLayout(
+            batch: batch, length: length, channels: channels, stateSize: stateSize,
+            checkpointInterval: Swift.max(1, Swift.min(checkpointInterval, length)),
+            uRowStride: u.rowStride, deltaRowStride: delta.rowStride, zRowStride: z.rowStride,
+            bRowStride: b.rowStride, cRowStride: c.rowStride)
+    } catch { preconditionFailure(error.description) }
+
+    let result = Tensor(uninitialized: [batch, length, channels])
+    let inputs = [u.tensor, delta.tensor, a, b.tensor, c.tensor, d, z.tensor, deltaBias]
+    let recording = GradientMode.isEnabled && inputs.contains { $0.requiresGrad }
+    // (B, Q, E, N): the states the backward restarts from; only when a backward may come.
+    let checkpoints = recording ? Tensor(uninitialized: [batch, layout.checkpointCount, channels, stateSize]) : nil
+    selectiveScanForward(
+        y: result.pointer, checkpoints: checkpoints?.pointer, finalState: nil,
+        u: u.pointer, delta: delta.pointer, z: z.pointer, b: b.pointer, c: c.pointer,
+        a: a.pointer, d: d.pointer, deltaBias: deltaBias.pointer, layout: layout)
+    guard let checkpoints else { return result }
+
+    return result.recording(inputs) { out in
+        // Inputs that need no gradient still get a buffer to write into: a throwaway one.
+        var throwaway: [Tensor] = []
+        func gradient(_ tensor: Tensor, offset: Int = 0) -> UnsafeMutablePointer<Float> {
+            if tensor.requiresGrad {
+                if tensor.grad == nil { tensor.grad = Tensor(zeros: tensor.shape) }
+                return tensor.grad!.pointer + offset
+            }
+            let scratch = Tensor(zeros: tensor.shape)
+            throwaway.append(scratch)
+            return scratch.pointer + offset
+        }
+        let scratchBytes = selectiveScanBackwardScratchBytes(layout: layout, threads: Threads.count)
+        AllocationCounter.shared.allocated(scratchBytes)
+        defer { AllocationCounter.shared.freed(scratchBytes) }
+        selectiveScanBackward(
+            du: gradient(u.tensor, offset: u.start), dDelta: gradient(delta.tensor, offset: delta.start),
+            dz: gradient(z.tensor, offset: z.start), dB: gradient(b.tensor, offset: b.start),
+            dC: gradient(c.tensor, offset: c.start), dA: gradient(a), dD: gradient(d),
+            dDeltaBias: gradient(deltaBias), dy: out.grad!.pointer, checkpoints: checkpoints.pointer,
+            u: u.pointer, delta: delta.pointer, z: z.pointer, b: b.pointer, c: c.pointer,
+            a: a.pointer, d: d.pointer, deltaBias: deltaBias.pointer, layout: layout)
+        _ = throwaway
+    }
+}
