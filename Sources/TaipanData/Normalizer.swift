@@ -28,13 +28,33 @@ enum NFC {
             if needsComposition {
                 output.append(contentsOf: text[copiedUpTo..<start])
                 let piece = String(decoding: text[start..<end], as: UTF8.self)
-                output.append(contentsOf: piece.precomposedStringWithCanonicalMapping.utf8)
+                let composed = composeHangulTrailingConsonants(piece.precomposedStringWithCanonicalMapping)
+                output.append(contentsOf: composed.utf8)
                 copiedUpTo = end
             }
             start = end
         }
         output.append(contentsOf: text[copiedUpTo..<text.count])
         return output
+    }
+
+    /// Joins an LV syllable and a trailing consonant jamo into an LVT syllable (the Hangul
+    /// composition of UAX #15), which Foundation's NFC leaves undone.
+    static func composeHangulTrailingConsonants(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.contains(where: { (0x11A8...0x11C2).contains($0.value) }) else { return text }
+        var result = String.UnicodeScalarView()
+        for scalar in scalars {
+            if (0x11A8...0x11C2).contains(scalar.value), let last = result.last,
+               (0xAC00...0xD7A3).contains(last.value), (last.value - 0xAC00) % 28 == 0,
+               let syllable = Unicode.Scalar(last.value + scalar.value - 0x11A7) {
+                result.removeLast()
+                result.append(syllable)
+            } else {
+                result.append(scalar)
+            }
+        }
+        return String(result)
     }
 
     /// The NFC form of a string.

@@ -16,8 +16,16 @@ enum CharacterClass: UInt8 {
     /// Everything else (punctuation, symbols, controls, marks, emoji).
     case other
 
+    /// The newest Unicode version whose characters count: the `tokenizers` library (0.2x)
+    /// knows Unicode 16.0, and a scalar assigned later is unassigned (`other`) to it.
+    static let unicodeVersion = (major: 16, minor: 0)
+
     init(_ scalar: Unicode.Scalar) {
         let properties = scalar.properties
+        guard let age = properties.age, (age.major, age.minor) <= CharacterClass.unicodeVersion else {
+            self = .other
+            return
+        }
         if properties.isWhitespace { self = .whitespace; return }
         switch properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:

@@ -111,6 +111,8 @@ func tinyTokenizer(_ json: String) throws -> BPETokenizer {
         let decomposed = "caf\u{65}\u{301}"
         let nfc = try tinyTokenizer(tinyTokenizerJSON(vocabulary: [], merges: "[]", normalizer: #"{"type": "NFC"}"#))
         #expect(nfc.encode(decomposed) == [99, 97, 102, 195, 169])
+        // Hangul LV syllable U+C5B4 + trailing jamo U+11B2 → U+C5BF (EC 96 BF).
+        #expect(nfc.encode("\u{C5B4}\u{11B2}") == [236, 150, 191])
         let plain = try tinyTokenizer(tinyTokenizerJSON(vocabulary: [], merges: "[]"))
         #expect(plain.encode(decomposed) == [99, 97, 102, 101, 204, 129])
     }
