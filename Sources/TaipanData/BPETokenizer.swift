@@ -290,20 +290,26 @@ final class EncoderState {
 }
 
 /// Encoder states waiting for a thread: one is taken per `encode` call and given back after,
-/// so concurrent calls never share a cache and consecutive calls reuse a warm one.
+/// so concurrent calls never share a cache and consecutive calls reuse a warm one. A thread
+/// gets back the state it used last when it is free, so a cache stays near its core.
 final class EncoderStatePool: @unchecked Sendable {
     private let lock = NSLock()
-    private var idle: [EncoderState] = []
+    private var idle: [(state: EncoderState, thread: pthread_t)] = []
 
     func take() -> EncoderState {
+        let thread = pthread_self()
         lock.lock()
         defer { lock.unlock() }
-        return idle.popLast() ?? EncoderState()
+        if let index = idle.lastIndex(where: { pthread_equal($0.thread, thread) != 0 }) {
+            return idle.remove(at: index).state
+        }
+        return idle.popLast()?.state ?? EncoderState()
     }
 
     func give(_ state: EncoderState) {
+        let thread = pthread_self()
         lock.lock()
         defer { lock.unlock() }
-        idle.append(state)
+        idle.append((state, thread))
     }
 }
