@@ -47,7 +47,7 @@ struct TokenizerTrain: ParsableCommand {
     func validate() throws {
         let specials = specialTokens.isEmpty ? 1 : Set(specialTokens).count
         guard vocabSize >= 256 + specials else {
-            throw ValidationError("--vocab-size must be at least \(256 + specials) (256 bytes and \(specials) special tokens)")
+            throw ValidationError("--vocab-size must be at least \(256 + specials): 256 bytes + \(specials) special token(s)")
         }
         guard minFrequency >= 0 else { throw ValidationError("--min-frequency must not be negative") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }

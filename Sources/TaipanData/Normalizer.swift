@@ -1,6 +1,8 @@
 // Normalizer.swift — Unicode normalization form C (canonical composition, UAX #15), the `NFC`
-// normalizer of Hugging Face `tokenizers`. Foundation composes; this file only keeps it away
-// from text that is already in NFC, which is nearly all text.
+// normalizer of Hugging Face `tokenizers`. Foundation composes; this file keeps it away from
+// text that is already in NFC (nearly all text) and adds the Hangul LV + T composition that
+// Foundation misses. Known difference: `tokenizers` normalises with Unicode 9.0 data, so a
+// combining mark assigned later (U+11A34, say) is not reordered there but is here.
 
 import Foundation
 

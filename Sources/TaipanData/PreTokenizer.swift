@@ -54,6 +54,7 @@ public struct ByteLevelPreTokenizer: Sendable {
     public init(addPrefixSpace: Bool = false, useRegex: Bool = true) {
         self.addPrefixSpace = addPrefixSpace
         self.useRegex = useRegex
+        // Builds the class table here rather than inside the first encode that is timed.
         _ = CharacterClass.basicPlane.count
     }
 

@@ -71,6 +71,12 @@ public struct TokenizerFile: Sendable, Equatable {
         }
         guard let top = root as? [String: Any] else { throw reader.error("is not a JSON object") }
 
+        guard let model = top["model"] as? [String: Any] else {
+            throw reader.error(top["model"] == nil ? "has no key 'model'" : "key 'model' is not an object")
+        }
+        if let type = model["type"], (type as? String) != "BPE" {
+            throw reader.error("key 'model.type' is \(Reader.describe(type)); only byte-level BPE models are supported")
+        }
         for key in ["truncation", "padding"] where !Reader.isNull(top[key]) {
             throw reader.error("key '\(key)' is set; truncation and padding are not supported")
         }
@@ -81,12 +87,6 @@ public struct TokenizerFile: Sendable, Equatable {
         _ = try reader.byteLevel(top["decoder"], key: "decoder", required: true)
         _ = try reader.byteLevel(top["post_processor"], key: "post_processor", required: false)
 
-        guard let model = top["model"] as? [String: Any] else {
-            throw reader.error(top["model"] == nil ? "has no key 'model'" : "key 'model' is not an object")
-        }
-        if let type = model["type"], (type as? String) != "BPE" {
-            throw reader.error("key 'model.type' is \(Reader.describe(type)); only byte-level BPE models are supported")
-        }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] where !Reader.isNull(model[key]) {
             throw reader.error("key 'model.\(key)' is set; byte-level BPE has none")
         }

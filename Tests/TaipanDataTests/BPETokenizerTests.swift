@@ -57,6 +57,23 @@ func tinyTokenizer(_ json: String) throws -> BPETokenizer {
         }
     }
 
+    @Test func batchEncodingKeepsOrderOnAnyThreadCount() throws {
+        let tokenizer = try BPETokenizer(contentsOf: TokenizerFixtures.tokenizerPath)
+        let cases = try TokenizerFixtures.cases()
+        var documents: [String] = []
+        var expected: [[Int32]] = []
+        for round in 0..<20 {
+            for entry in (round % 2 == 0 ? cases : cases.reversed()) where round % 2 == 0 || !entry.text.isEmpty {
+                documents.append(entry.text)
+                expected.append(entry.ids)
+            }
+        }
+        for threads in [1, 2, 3, 7, 1000] {
+            #expect(tokenizer.encode(documents, threads: threads) == expected)
+        }
+        #expect(tokenizer.encode([String](), threads: 4).isEmpty)
+    }
+
     @Test func bothMergeFormatsGiveTheSameIds() throws {
         // Ids 0–255 are the bytes; 256 = "ab", 257 = "abc", 258 = "Ġa", 259 = "Ġab".
         // "abc ab" → words "abc", " ab" → [abc] [Ġab].
