@@ -1,0 +1,47 @@
+// TokenizerOptions.swift — the `--tokenizer` option shared by the commands that encode text,
+// and reading text inputs (UTF-8 checked, errors naming the file).
+
+import ArgumentParser
+import Foundation
+import TaipanData
+
+/// `--tokenizer PATH|byte`: a Hugging Face `tokenizer.json` (or a directory holding one), or
+/// the byte tokenizer.
+struct TokenizerOptions: ParsableArguments {
+    @Option(help: "A byte-level BPE tokenizer.json (or a directory holding one), or 'byte' for the byte tokenizer.")
+    var tokenizer: String
+
+    func load() throws -> any Tokenizer {
+        if tokenizer == "byte" { return ByteTokenizer() }
+        var path = tokenizer
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            path = (path as NSString).appendingPathComponent("tokenizer.json")
+        }
+        return try BPETokenizer(contentsOf: path)
+    }
+}
+
+/// An input that cannot be used, with the file (and line) at fault.
+struct InputError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The contents of `path` (standard input for `nil`) as UTF-8 text.
+func readText(_ path: String?) throws -> String {
+    let name = path ?? "standard input"
+    let data: Data
+    if let path {
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw InputError(description: "\(path): cannot be read (\(error.localizedDescription))")
+        }
+    } else {
+        data = FileHandle.standardInput.readDataToEndOfFile()
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw InputError(description: "\(name): is not valid UTF-8 text")
+    }
+    return text
+}

@@ -1,0 +1,173 @@
+import Foundation
+import Testing
+@testable import TaipanData
+
+/// The fixtures of Tests/Fixtures/tokenizer: a byte-level BPE `tokenizer.json` (NFC, 3000 ids,
+/// trained with Hugging Face `tokenizers`) and the ids that library gives for a set of texts.
+enum TokenizerFixtures {
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/tokenizer")
+    static let tokenizerPath = directory.appendingPathComponent("tokenizer.json").path
+
+    struct Case: Decodable {
+        let text: String
+        let ids: [Int32]
+        let decoded: String
+    }
+
+    static func cases() throws -> [Case] {
+        let data = try Data(contentsOf: directory.appendingPathComponent("expected.json"))
+        return try JSONDecoder().decode([Case].self, from: data)
+    }
+}
+
+/// A minimal byte-level BPE `tokenizer.json` around `model` and `addedTokens` (JSON text).
+func tinyTokenizerJSON(
+    vocabulary: [String], merges: String, addedTokens: String = "[]", normalizer: String = "null",
+    addPrefixSpace: Bool = false
+) -> String {
+    var entries = (0..<256).map { "\(TokenizerFile.quote(String(ByteLevel.characters[$0]))): \($0)" }
+    for (offset, token) in vocabulary.enumerated() { entries.append("\(TokenizerFile.quote(token)): \(256 + offset)") }
+    return """
+    {"version": "1.0", "truncation": null, "padding": null, "added_tokens": \(addedTokens),
+     "normalizer": \(normalizer),
+     "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": \(addPrefixSpace), "trim_offsets": true, "use_regex": true},
+     "post_processor": null, "decoder": {"type": "ByteLevel"},
+     "model": {"type": "BPE", "dropout": null, "unk_token": null, "vocab": {\(entries.joined(separator: ", "))},
+               "merges": \(merges)}}
+    """
+}
+
+func tinyTokenizer(_ json: String) throws -> BPETokenizer {
+    BPETokenizer(try TokenizerFile(json: Data(json.utf8), path: "tiny.json"))
+}
+
+@Suite struct BPETokenizerTests {
+    @Test func fixtureIdsMatchHuggingFaceIdForId() throws {
+        let tokenizer = try BPETokenizer(contentsOf: TokenizerFixtures.tokenizerPath)
+        #expect(tokenizer.vocabularySize == 3000)
+        #expect(tokenizer.endOfText == 0)
+        #expect(tokenizer.specialTokens == ["<|endoftext|>": 0, "<|padding|>": 1])
+        let cases = try TokenizerFixtures.cases()
+        #expect(cases.count == 15)
+        for entry in cases {
+            #expect(tokenizer.encode(entry.text) == entry.ids, "\(entry.text.debugDescription)")
+            #expect(try tokenizer.decode(entry.ids) == entry.decoded, "\(entry.text.debugDescription)")
+        }
+    }
+
+    @Test func batchEncodingKeepsOrderOnAnyThreadCount() throws {
+        let tokenizer = try BPETokenizer(contentsOf: TokenizerFixtures.tokenizerPath)
+        let cases = try TokenizerFixtures.cases()
+        var documents: [String] = []
+        var expected: [[Int32]] = []
+        for round in 0..<20 {
+            for entry in (round % 2 == 0 ? cases : cases.reversed()) where round % 2 == 0 || !entry.text.isEmpty {
+                documents.append(entry.text)
+                expected.append(entry.ids)
+            }
+        }
+        for threads in [1, 2, 3, 7, 1000] {
+            #expect(tokenizer.encode(documents, threads: threads) == expected)
+        }
+        #expect(tokenizer.encode([String](), threads: 4).isEmpty)
+    }
+
+    @Test func bothMergeFormatsGiveTheSameIds() throws {
+        // Ids 0–255 are the bytes; 256 = "ab", 257 = "abc", 258 = "Ġa", 259 = "Ġab".
+        // "abc ab" → words "abc", " ab" → [abc] [Ġab].
+        let vocabulary = ["ab", "abc", "Ġa", "Ġab"]
+        let strings = tinyTokenizerJSON(vocabulary: vocabulary, merges: #"["Ġ a", "a b", "ab c", "Ġa b"]"#)
+        let pairs = tinyTokenizerJSON(
+            vocabulary: vocabulary, merges: #"[["Ġ", "a"], ["a", "b"], ["ab", "c"], ["Ġa", "b"]]"#)
+        for json in [strings, pairs] {
+            let tokenizer = try tinyTokenizer(json)
+            #expect(tokenizer.encode("abc ab") == [257, 259])
+            #expect(tokenizer.encode("abd") == [256, 100])
+            #expect(try tokenizer.decode([257, 259]) == "abc ab")
+        }
+    }
+
+    @Test func lowerRankMergesFirstAndLeftmostAmongEquals() throws {
+        // Merges "b c" (rank 0) before "a b" (rank 1): "abc" → [a][bc], not [ab][c].
+        let tokenizer = try tinyTokenizer(tinyTokenizerJSON(vocabulary: ["bc", "ab"], merges: #"["b c", "a b"]"#))
+        #expect(tokenizer.encode("abc") == [97, 256])
+        #expect(tokenizer.encode("abab") == [257, 257])
+        // "aaa" with "a a": the leftmost pair merges first → [aa][a].
+        let repeated = try tinyTokenizer(tinyTokenizerJSON(vocabulary: ["aa"], merges: #"["a a"]"#))
+        #expect(repeated.encode("aaa") == [256, 97])
+    }
+
+    @Test func addedTokensFollowStripAndSingleWordFlags() throws {
+        let added = """
+        [{"id": 300, "content": "<eot>", "single_word": false, "lstrip": true, "rstrip": false, "normalized": false, "special": true},
+         {"id": 301, "content": "<sep>", "single_word": false, "lstrip": false, "rstrip": true, "normalized": false, "special": true},
+         {"id": 302, "content": "cat", "single_word": true, "lstrip": false, "rstrip": false, "normalized": true, "special": false},
+         {"id": 303, "content": "  ", "single_word": false, "lstrip": false, "rstrip": false, "normalized": true, "special": false}]
+        """
+        let tokenizer = try tinyTokenizer(tinyTokenizerJSON(vocabulary: [], merges: "[]", addedTokens: added))
+        // Like the `tokenizers` library, added tokens missing from the vocabulary are numbered
+        // from the vocabulary's size (256) up, whatever ids the file gives them.
+        // lstrip: the spaces before <eot> go with it.
+        #expect(tokenizer.encode("a  <eot>b") == [97, 256, 98])
+        // rstrip: the spaces after <sep> go with it.
+        #expect(tokenizer.encode("a<sep>  b") == [97, 257, 98])
+        // single_word: "cat" alone is the added token, inside "cats" or "bobcat" it is not.
+        #expect(tokenizer.encode("a cat.") == [97, 32, 258, 46])
+        #expect(tokenizer.encode("cats") == [99, 97, 116, 115])
+        #expect(tokenizer.encode("bobcat") == [98, 111, 98, 99, 97, 116])
+        // A run of two spaces is an added token (as in GPT-NeoX); the third space is text.
+        #expect(tokenizer.encode("a   b") == [97, 259, 32, 98])
+        #expect(try tokenizer.decode([97, 259, 32, 98]) == "a   b")
+        #expect(tokenizer.specialTokens == ["<eot>": 256, "<sep>": 257])
+    }
+
+    @Test func nfcComposesDecomposedAccentsWhenAsked() throws {
+        // é composed is C3 A9 → bytes 195, 169; decomposed is e + U+0301 (CC 81).
+        let decomposed = "caf\u{65}\u{301}"
+        let nfc = try tinyTokenizer(tinyTokenizerJSON(vocabulary: [], merges: "[]", normalizer: #"{"type": "NFC"}"#))
+        #expect(nfc.encode(decomposed) == [99, 97, 102, 195, 169])
+        // Hangul LV syllable U+C5B4 + trailing jamo U+11B2 → U+C5BF (EC 96 BF).
+        #expect(nfc.encode("\u{C5B4}\u{11B2}") == [236, 150, 191])
+        let plain = try tinyTokenizer(tinyTokenizerJSON(vocabulary: [], merges: "[]"))
+        #expect(plain.encode(decomposed) == [99, 97, 102, 101, 204, 129])
+    }
+
+    @Test func prefixSpaceIsAddedWhenAsked() throws {
+        let tokenizer = try tinyTokenizer(tinyTokenizerJSON(vocabulary: [], merges: "[]", addPrefixSpace: true))
+        // Ids 0–255 are the bytes, so the prefix space is id 32.
+        #expect(tokenizer.encode("a") == [32, 97])
+        #expect(tokenizer.encode(" a") == [32, 97])
+        #expect(tokenizer.encode("a<|x|>") == [32, 97, 60, 124, 120, 124, 62])
+    }
+
+    @Test func filesThatAreNotByteLevelBPEAreRefusedByKey() throws {
+        let good = tinyTokenizerJSON(vocabulary: [], merges: "[]")
+        let cases: [(String, String)] = [
+            (good.replacingOccurrences(of: #""type": "BPE""#, with: #""type": "WordPiece""#), "model.type"),
+            (good.replacingOccurrences(of: #""pre_tokenizer": {"type": "ByteLevel""#, with: #""pre_tokenizer": {"type": "Whitespace""#), "pre_tokenizer"),
+            (good.replacingOccurrences(of: #""normalizer": null"#, with: #""normalizer": {"type": "Lowercase"}"#), "normalizer"),
+            (tinyTokenizerJSON(vocabulary: [], merges: #"["a b"]"#), "model.merges[0]"),
+            (tinyTokenizerJSON(vocabulary: [], merges: #"["a b c"]"#), "model.merges[0]"),
+            ("[1, 2]", "not a JSON object"),
+            ("{", "not valid JSON"),
+        ]
+        for (json, key) in cases {
+            do {
+                _ = try TokenizerFile(json: Data(json.utf8), path: "bad.json")
+                Issue.record("accepted a file with a bad \(key)")
+            } catch let error as TokenizerError {
+                #expect(error.description.hasPrefix("bad.json: "))
+                #expect(error.description.contains(key), "\(error)")
+            }
+        }
+        #expect(throws: TokenizerError.self) { try BPETokenizer(contentsOf: "/nonexistent/tokenizer.json") }
+    }
+
+    @Test func writtenFilesReadBackUnchanged() throws {
+        let file = try TokenizerFile(contentsOf: TokenizerFixtures.tokenizerPath)
+        let again = try TokenizerFile(json: Data(file.json().utf8), path: "again.json")
+        #expect(again == file)
+    }
+}
