@@ -39,6 +39,6 @@ let package = Package(
         .testTarget(name: "TaipanTensorTests", dependencies: ["TaipanTensor", "TaipanTestSupport"]),
         .testTarget(name: "TaipanNNTests", dependencies: ["TaipanNN", "TaipanTestSupport"]),
         .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData", "CZstd"]),
-        .testTarget(name: "TaipanCheckpointTests", dependencies: ["TaipanCheckpoint", "TaipanNN"]),
+        .testTarget(name: "TaipanCheckpointTests", dependencies: ["TaipanCheckpoint", "TaipanNN", "TaipanTensor"]),
     ]
 )

@@ -23,6 +23,9 @@ public final class CausalConv1d: Module {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 
+    /// K: the positions each output sees.
+    public var kernelSize: Int { weight.shape[2] }
+
     /// x (B, L, E) → (B, L, E).
     public func callAsFunction(_ x: Tensor) -> Tensor { causalConv1d(x, weight: weight, bias: bias) }
 }

@@ -687,10 +687,12 @@ public struct ColumnSlice {
 /// y = (⟨h_t, C_t⟩ + D·u_t) · silu(z_t) with h_t = exp(Δ_t·A)·h_{t−1} + Δ_t·B_t·u_t and
 /// Δ = softplus(delta + deltaBias), as one op: u, delta, z (B, L, E); b, c (B, L, N);
 /// a (E, N) negative; d, deltaBias (E). Returns y (B, L, E). Only the states every
-/// `checkpointInterval` steps are kept for the backward, which recomputes the rest.
+/// `checkpointInterval` steps are kept for the backward, which recomputes the rest. When
+/// `finalState` (B, E, N) is given, the state after the last step is written there (the
+/// prefill of generation).
 public func selectiveScan(
     u: ColumnSlice, delta: ColumnSlice, a: Tensor, b: ColumnSlice, c: ColumnSlice, d: Tensor,
-    z: ColumnSlice, deltaBias: Tensor, checkpointInterval: Int
+    z: ColumnSlice, deltaBias: Tensor, checkpointInterval: Int, finalState: Tensor? = nil
 ) -> Tensor {
     let shape = u.tensor.shape
     precondition(shape.count == 3, "selectiveScan: u must be (B, L, E), got \(describeShape(shape))")
@@ -703,6 +705,9 @@ public func selectiveScan(
     }
     precondition(a.shape == [channels, stateSize] && d.shape == [channels] && deltaBias.shape == [channels],
                  "selectiveScan: a \(describeShape(a.shape)), d \(describeShape(d.shape)), deltaBias \(describeShape(deltaBias.shape)) for \(channels) channels, state \(stateSize)")
+    if let finalState {
+        precondition(finalState.shape == [batch, channels, stateSize], "selectiveScan: finalState \(describeShape(finalState.shape)) for (B, E, N) = (\(batch), \(channels), \(stateSize))")
+    }
     let layout: SelectiveScanLayout
     do {
         layout = try SelectiveScanLayout(
@@ -718,7 +723,7 @@ public func selectiveScan(
     // (B, Q, E, N): the states the backward restarts from; only when a backward may come.
     let checkpoints = recording ? Tensor(uninitialized: [batch, layout.checkpointCount, channels, stateSize]) : nil
     selectiveScanForward(
-        y: result.pointer, checkpoints: checkpoints?.pointer, finalState: nil,
+        y: result.pointer, checkpoints: checkpoints?.pointer, finalState: finalState?.pointer,
         u: u.pointer, delta: delta.pointer, z: z.pointer, b: b.pointer, c: c.pointer,
         a: a.pointer, d: d.pointer, deltaBias: deltaBias.pointer, layout: layout)
     guard let checkpoints else { return result }

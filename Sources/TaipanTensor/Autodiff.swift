@@ -15,7 +15,7 @@ public enum GradientMode {
 
 /// Runs `body` without recording any graph (evaluation, generation, optimizer updates).
 @discardableResult
-public func withoutGradients<Result>(_ body: () throws -> Result) rethrows -> Result {
+public func withoutGradients<Result, Failure: Error>(_ body: () throws(Failure) -> Result) throws(Failure) -> Result {
     let saved = GradientMode.isRecording
     GradientMode.isRecording = false
     defer { GradientMode.isRecording = saved }

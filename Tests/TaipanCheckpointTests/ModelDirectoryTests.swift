@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+import TaipanNN
+import TaipanTensor
+@testable import TaipanCheckpoint
+
+/// Parity with `Tests/Fixtures/mamba-tiny`: a random Hugging Face `MambaForCausalLM` and the
+/// outputs PyTorch computed for it in float64 (see its README.json).
+@Suite struct ModelDirectoryTests {
+    static let modelDirectory = mambaTinyDirectory + "/model"
+
+    static func expected() throws -> SafeTensorsFile { try SafeTensorsFile(path: mambaTinyDirectory + "/expected.safetensors") }
+
+    /// max |a − b| / max |b|.
+    static func relativeError(_ actual: [Float], _ expected: [Float]) -> Double {
+        var difference = 0.0, scale = 0.0
+        for (a, b) in zip(actual, expected) {
+            difference = max(difference, abs(Double(a) - Double(b)))
+            scale = max(scale, abs(Double(b)))
+        }
+        return actual.count == expected.count ? difference / max(scale, 1e-30) : .infinity
+    }
+
+    @Test func logitsHiddenStatesLossAndEveryGradientMatchPyTorch() throws {
+        let model = try MambaLM.load(directory: Self.modelDirectory)
+        let expected = try Self.expected()
+        let ids = try expected.integers("input_ids").map { Int32($0) }
+        let (batch, length) = (2, 32)
+        // Odd checkpoint interval: the backward must recompute partial chunks too.
+        model.scanCheckpointInterval = 7
+        let output = try model.forward(ids: ids, batch: batch, length: length, returnHiddenStates: true)
+        #expect(Self.relativeError(output.logits.values, try expected.floats("logits")) <= 1e-4)
+        #expect(output.hiddenStates.count == model.config.layerCount + 1)
+        for (i, hidden) in output.hiddenStates.enumerated() {
+            let error = Self.relativeError(hidden.values, try expected.floats("hidden.\(i)"))
+            #expect(error <= 1e-4, "hidden.\(i): relative error \(error)")
+        }
+        let loss = try crossEntropy(logits: output.logits, targets: MambaLM.nextTokenTargets(ids, batch: batch, length: length))
+        let referenceLoss = try expected.floats("loss")[0]
+        #expect(abs(loss.item - referenceLoss) <= 1e-4 * abs(referenceLoss))
+        #expect(abs(referenceLoss - 6.312796) < 1e-5)  // README.json's figure
+        loss.backward()
+        for (name, parameter) in model.namedParameters {
+            let error = Self.relativeError(parameter.grad?.values ?? [], try expected.floats("grad.\(name)"))
+            #expect(error <= 1e-4, "grad.\(name): relative error \(error)")
+        }
+    }
+
+    @Test func greedyContinuationMatchesPyTorch() throws {
+        let model = try MambaLM.load(directory: Self.modelDirectory)
+        let expected = try Self.expected()
+        let prompt = try expected.integers("generate.prompt").map { Int32($0) }
+        let reference = try expected.integers("generate.greedy").map { Int32($0) }
+        var generator = SeededGenerator(seed: 0)
+        let generated = try model.generate(
+            prompt: prompt, options: SamplingOptions(maxNewTokens: reference.count - prompt.count), generator: &generator)
+        #expect(prompt + generated == reference)
+    }
+
+    @Test func savedModelLoadsBackIdentically() throws {
+        let scratch = try ScratchDirectory()
+        let model = try MambaLM.load(directory: Self.modelDirectory)
+        try model.save(directory: scratch.path)
+        #expect(try scratch.contents() == ["config.json", "model.safetensors"])
+        let again = try MambaLM.load(directory: scratch.path)
+        #expect(again.config == model.config)
+        for ((name, a), (otherName, b)) in zip(model.namedParameters, again.namedParameters) {
+            #expect(name == otherName && a.values == b.values)
+        }
+        // The saved file holds exactly the Hugging Face names, no more, no fewer.
+        let saved = try SafeTensorsFile(path: scratch.file("model.safetensors"))
+        #expect(saved.names == model.config.parameterShapes().map(\.name).sorted())
+    }
+
+    @Test func mambaSSMNamesLoadToo() throws {
+        let scratch = try ScratchDirectory()
+        let source = try SafeTensorsFile(path: Self.modelDirectory + "/model.safetensors")
+        var writer = SafeTensorsWriter()
+        for name in source.names {
+            let renamed = name.replacingOccurrences(of: "backbone.embeddings.", with: "backbone.embedding.")
+            writer.add(renamed, shape: try source.info(name).shape, floats: try source.floats(name))
+        }
+        // mamba_ssm repeats the tied head in its state dict.
+        writer.add("lm_head.weight", shape: [256, 64], floats: try source.floats("backbone.embeddings.weight"))
+        try writer.write(to: scratch.file("model.safetensors"))
+        try FileManager.default.copyItem(atPath: Self.modelDirectory + "/config.json", toPath: scratch.file("config.json"))
+        let model = try MambaLM.load(directory: scratch.path)
+        #expect(model.embeddings.weight.values == (try source.floats("backbone.embeddings.weight")))
+    }
+
+    @Test func mismatchesNameTheTensor() throws {
+        let scratch = try ScratchDirectory()
+        let source = try SafeTensorsFile(path: Self.modelDirectory + "/model.safetensors")
+        try FileManager.default.copyItem(atPath: Self.modelDirectory + "/config.json", toPath: scratch.file("config.json"))
+        func write(_ edit: (String, [Int]) -> (String, [Int], [Float])?) throws {
+            var writer = SafeTensorsWriter()
+            for name in source.names {
+                if let (newName, shape, values) = edit(name, try source.info(name).shape) { writer.add(newName, shape: shape, floats: values) }
+            }
+            try writer.write(to: scratch.file("model.safetensors"))
+        }
+        try write { name, shape in name == "backbone.norm_f.weight" ? nil : (name, shape, try! source.floats(name)) }
+        #expect(throws: CheckpointError.missingTensor(path: scratch.path, tensor: "backbone.norm_f.weight")) {
+            try MambaLM.load(directory: scratch.path)
+        }
+        try write { name, shape in
+            name == "backbone.layers.1.mixer.D" ? (name, [64], [Float](repeating: 1, count: 64)) : (name, shape, try! source.floats(name))
+        }
+        #expect {
+            try MambaLM.load(directory: scratch.path)
+        } throws: { error in
+            "\(error)".contains("backbone.layers.1.mixer.D") && "\(error)".contains("(64,)") && "\(error)".contains("(128,)")
+        }
+        try write { name, shape in (name == "backbone.norm_f.weight" ? "backbone.norm_g.weight" : name, shape, try! source.floats(name)) }
+        #expect {
+            try MambaLM.load(directory: scratch.path)
+        } throws: { error in "\(error)".contains("backbone.norm_g.weight") }
+    }
+}
