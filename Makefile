@@ -25,7 +25,9 @@ deps:
 build: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 
+# The executable is built first: the command-line tests run it.
 test: deps
+	$(SWIFT) build $(TEST_FLAGS)
 	$(SWIFT) test $(TEST_FLAGS)
 
 # Builds the Pile-style sample dataset from text this Debian machine has (datasets/sample/, git-ignored).

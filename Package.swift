@@ -39,6 +39,8 @@ let package = Package(
         .testTarget(name: "TaipanTensorTests", dependencies: ["TaipanTensor", "TaipanTestSupport"]),
         .testTarget(name: "TaipanNNTests", dependencies: ["TaipanNN", "TaipanTestSupport"]),
         .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData", "CZstd"]),
+        // Runs the built `taipan` executable end to end.
+        .testTarget(name: "TaipanCLITests", dependencies: ["TaipanCLI", "TaipanCheckpoint"]),
         .testTarget(name: "TaipanCheckpointTests", dependencies: ["TaipanCheckpoint", "TaipanNN", "TaipanTensor"]),
     ]
 )

@@ -1,0 +1,69 @@
+// ModelCommand.swift — `taipan model info|init|forward`: inspect, create and run model
+// directories (Hugging Face layout: config.json + model.safetensors).
+
+import ArgumentParser
+import Foundation
+import TaipanCheckpoint
+import TaipanNN
+import TaipanTensor
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model", abstract: "Inspect, create and run model directories.",
+        subcommands: [Info.self, Initialize.self, Forward.self])
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a model's config, parameter count and tensors.")
+
+        @Argument(help: "A model directory (config.json + model.safetensors).") var directory: String
+
+        func run() throws {
+            let model = try MambaLM.load(directory: directory)
+            let config = model.config
+            print("\(directory): Mamba, \(config.layerCount) layers, hidden \(config.hiddenSize), inner \(config.intermediateSize), state \(config.stateSize), rank \(config.timeStepRank), conv \(config.convKernel), vocabulary \(config.vocabSize)")
+            print("bias \(config.useBias), conv bias \(config.useConvBias), tied head \(config.tieWordEmbeddings), ε \(config.layerNormEpsilon)")
+            print("parameters: \(model.parameterCount.formatted()) (\(String(format: "%.2f", Double(model.parameterCount) / 1e6))M)")
+            let width = model.namedParameters.map(\.name.count).max() ?? 0
+            for (name, tensor) in model.namedParameters {
+                let padded = name.padding(toLength: width, withPad: " ", startingAt: 0)
+                print("  \(padded)  \(describeShape(tensor.shape).padding(toLength: 16, withPad: " ", startingAt: 0))  \(tensor.count)")
+            }
+        }
+    }
+
+    struct Initialize: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "init", abstract: "Write a freshly initialised model (mamba_ssm's recipe) for a config.json.")
+
+        @Option(help: "A Hugging Face or mamba_ssm config.json.") var config: String
+        @Option(help: "The directory to write config.json and model.safetensors into (must not hold a model).") var out: String
+        @Option(help: "Seed of the initialisation.") var seed: UInt64 = 0
+
+        func run() throws {
+            let configuration = try MambaConfig.read(contentsOf: config)
+            let target = (out as NSString).appendingPathComponent(singleWeightsFileName)
+            if FileManager.default.fileExists(atPath: target) {
+                throw ValidationError("\(out) already holds a model; choose another --out")
+            }
+            var generator = SeededGenerator(seed: seed)
+            let model = MambaLM(config: configuration, generator: &generator)
+            try model.save(directory: out)
+            print("\(out): \(model.parameterCount.formatted()) parameters, seed \(seed)")
+        }
+    }
+
+    struct Forward: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a forward (and backward) pass on input_ids and write logits, loss, hidden states (and gradients).")
+
+        @Option(help: "A model directory.") var model: String
+        @Option(help: "A safetensors file with an int64 input_ids (B, L) tensor.") var input: String
+        @Option(help: "The safetensors file to write.") var output: String
+        @Flag(help: "Also write grad.NAME = d loss / d parameter for every parameter.") var grads = false
+
+        func run() throws {
+            let network = try MambaLM.load(directory: model)
+            try network.writeForwardPass(inputPath: input, outputPath: output, gradients: grads)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import TaipanCheckpoint
+
+@Suite struct ModelCommandTests {
+    static let model = fixturesDirectory + "/mamba-tiny/model"
+    static let expectedPath = fixturesDirectory + "/mamba-tiny/expected.safetensors"
+
+    @Test func forwardWritesWhatPyTorchComputed() throws {
+        let scratch = try TemporaryDirectory()
+        let expected = try SafeTensorsFile(path: Self.expectedPath)
+        var input = SafeTensorsWriter()
+        input.add("input_ids", shape: [2, 32], integers: try expected.integers("input_ids"))
+        try input.write(to: scratch.file("ids.safetensors"))
+        let result = try runTaipan([
+            "model", "forward", "--model", Self.model, "--input", scratch.file("ids.safetensors"),
+            "--output", scratch.file("out.safetensors"), "--grads",
+        ])
+        #expect(result.status == 0, "\(result.error)")
+        let output = try SafeTensorsFile(path: scratch.file("out.safetensors"))
+        let compared = expected.names.filter { !$0.hasPrefix("generate.") && $0 != "input_ids" }
+        #expect(output.names == compared)
+        for name in compared {
+            let (a, b) = (try output.floats(name), try expected.floats(name))
+            var difference: Float = 0, scale: Float = 0
+            for (x, y) in zip(a, b) { difference = max(difference, abs(x - y)); scale = max(scale, abs(y)) }
+            #expect(a.count == b.count && difference <= 1e-4 * scale, "\(name): relative error \(difference / scale)")
+        }
+    }
+
+    @Test func generateContinuesGreedilyAsPyTorchDid() throws {
+        let expected = try SafeTensorsFile(path: Self.expectedPath)
+        let prompt = try expected.integers("generate.prompt"), greedy = try expected.integers("generate.greedy")
+        let result = try runTaipan([
+            "generate", "--model", Self.model, "--ids", prompt.map(String.init).joined(separator: ","),
+            "--max-new-tokens", String(greedy.count - prompt.count), "--stop", "",
+        ])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.split(separator: "\n").first.map(String.init) == greedy.map(String.init).joined(separator: ","))
+    }
+
+    @Test func badInputsFailWithAMessageNamingTheCulprit() throws {
+        let missing = try runTaipan(["model", "info", "/nonexistent-model"])
+        #expect(missing.status != 0 && missing.error.contains("/nonexistent-model/config.json"))
+        let badId = try runTaipan(["generate", "--model", Self.model, "--ids", "1,2,999"])
+        #expect(badId.status != 0 && badId.error.contains("999"))
+        let scratch = try TemporaryDirectory()
+        var input = SafeTensorsWriter()
+        input.add("input_ids", shape: [1, 2], integers: [1, 300])
+        try input.write(to: scratch.file("ids.safetensors"))
+        let outOfVocabulary = try runTaipan([
+            "model", "forward", "--model", Self.model, "--input", scratch.file("ids.safetensors"), "--output", scratch.file("o.safetensors"),
+        ])
+        #expect(outOfVocabulary.status != 0 && outOfVocabulary.error.contains("input_ids") && outOfVocabulary.error.contains("300"))
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("o.safetensors")))
+    }
+
+    @Test func initWritesAModelThatInfoReads() throws {
+        let scratch = try TemporaryDirectory()
+        let created = try runTaipan(["model", "init", "--config", Self.model + "/config.json", "--out", scratch.path, "--seed", "3"])
+        #expect(created.status == 0, "\(created.error)")
+        let info = try runTaipan(["model", "info", scratch.path])
+        #expect(info.status == 0 && info.output.contains("81,856"))
+        let again = try runTaipan(["model", "init", "--config", Self.model + "/config.json", "--out", scratch.path])
+        #expect(again.status != 0 && again.error.contains("already holds a model"))
+    }
+}
