@@ -5,9 +5,11 @@
 // micrograd. `backward()` sorts the graph once, runs the closures in reverse order and then
 // releases the graph.
 
-/// Whether ops record the graph; `withoutGradients` turns it off for a scope.
+/// Whether ops record the graph; `withoutGradients` turns it off for a scope. The setting
+/// belongs to the running task (or thread), as PyTorch's grad mode belongs to its thread, so
+/// evaluation on one thread never silences training on another.
 public enum GradientMode {
-    nonisolated(unsafe) static var isRecording = true
+    @TaskLocal static var isRecording = true
 
     /// True when ops currently record the graph.
     public static var isEnabled: Bool { isRecording }
@@ -15,11 +17,9 @@ public enum GradientMode {
 
 /// Runs `body` without recording any graph (evaluation, generation, optimizer updates).
 @discardableResult
-public func withoutGradients<Result, Failure: Error>(_ body: () throws(Failure) -> Result) throws(Failure) -> Result {
-    let saved = GradientMode.isRecording
-    GradientMode.isRecording = false
-    defer { GradientMode.isRecording = saved }
-    return try body()
+public func withoutGradients<Value, Failure: Error>(_ body: () throws(Failure) -> Value) throws(Failure) -> Value {
+    let outcome = GradientMode.$isRecording.withValue(false) { Result { () throws(Failure) -> Value in try body() } }
+    return try outcome.get()
 }
 
 extension Tensor {

@@ -50,8 +50,33 @@ public final class AllocationCounter: Sendable {
             $0.live += bytes
             $0.peak = max($0.peak, $0.live)
         }
+        AllocationScope.current?.add(bytes)
     }
 
     /// Records the release of memory recorded with `allocated(_:)`.
-    public func freed(_ bytes: Int) { state.withLock { $0.live -= bytes } }
+    public func freed(_ bytes: Int) {
+        state.withLock { $0.live -= bytes }
+        AllocationScope.current?.add(-bytes)
+    }
+
+    /// Runs `body` and returns its result with the most bytes that `body` itself held at once
+    /// (allocations made by this task only, so work running beside it does not count).
+    public func measurePeak<Value, Failure: Error>(_ body: () throws(Failure) -> Value) throws(Failure) -> (result: Value, peakBytes: Int) {
+        let scope = AllocationScope()
+        let outcome = AllocationScope.$current.withValue(scope) { Result { () throws(Failure) -> Value in try body() } }
+        return (try outcome.get(), scope.peak)
+    }
+}
+
+/// Bytes allocated and freed by one task inside `AllocationCounter.measurePeak`.
+final class AllocationScope: @unchecked Sendable {
+    @TaskLocal static var current: AllocationScope?
+
+    // Touched only by the task that owns the scope.
+    private(set) var live = 0, peak = 0
+
+    func add(_ bytes: Int) {
+        live += bytes
+        peak = max(peak, live)
+    }
 }

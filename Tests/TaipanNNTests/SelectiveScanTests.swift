@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import TaipanNN
 import TaipanTensor
+import TaipanTestSupport
 
 /// One scan problem laid out the way the model lays it out: u and z are column slices of an
 /// in_proj output (B·L, 2E + 3), B and C column slices of an x_proj output (B·L, 2N + 4), with
@@ -383,5 +384,91 @@ private let longProblems = [
         #expect(shortBytes == ((4 * 32 + 1) * 16 + 2 * 32 + 3 * 8 * 16 + 4 * 8) * 32
             + (7 * 32 * 64 + 64 * 18 + 2 * 1024 * 16) * 4)
         #expect(longBytes - shortBytes == (4 * 16 + 2) * (256 - 32) * 32 + 7 * (256 - 32) * 64 * 4)
+    }
+}
+
+/// The scan as a Tensor op: column slices in, gradients into the right columns, and memory.
+@Suite struct SelectiveScanOpTests {
+    /// Float64 scan over (B, L, ·) inputs given as whole tensors with their column offsets.
+    static func reference(
+        xz: Reference, delta: Reference, parameters: Reference, a: Reference, d: Reference, bias: Reference,
+        channels: Int, state: Int, rankOffset: Int
+    ) -> Reference {
+        let (batch, length) = (xz.shape[0], xz.shape[1])
+        let xzWidth = xz.shape[2], parameterWidth = parameters.shape[2]
+        var y = [Double](repeating: 0, count: batch * length * channels)
+        for b in 0..<batch {
+            for e in 0..<channels {
+                var h = [Double](repeating: 0, count: state)
+                for t in 0..<length {
+                    let row = b * length + t
+                    let u = xz.values[row * xzWidth + e], z = xz.values[row * xzWidth + channels + e]
+                    let x = delta.values[row * channels + e] + bias.values[e]
+                    let step = x > 30 ? x : Foundation.log1p(Foundation.exp(x))
+                    var output = d.values[e] * u
+                    for n in 0..<state {
+                        let bn = parameters.values[row * parameterWidth + rankOffset + n]
+                        let cn = parameters.values[row * parameterWidth + rankOffset + state + n]
+                        h[n] = Foundation.exp(step * a.values[e * state + n]) * h[n] + step * bn * u
+                        output += h[n] * cn
+                    }
+                    y[row * channels + e] = output * z / (1 + Foundation.exp(-z))
+                }
+            }
+        }
+        return Reference(shape: [batch, length, channels], values: y)
+    }
+
+    @Test(arguments: [(2, 9, 5, 3, 4), (1, 1, 3, 2, 1), (3, 6, 9, 4, 6), (2, 7, 8, 16, 3)])
+    func gradientsReachTheRightColumns(batch: Int, length: Int, channels: Int, state: Int, interval: Int) {
+        let rank = 2
+        let shapes = [[batch, length, 2 * channels], [batch, length, channels], [batch, length, rank + 2 * state],
+                      [channels, state], [channels], [channels]]
+        let inputs = [
+            randomValues(shapes[0], low: -1, high: 1, seed: 1), randomValues(shapes[1], low: -2, high: 1, seed: 2),
+            randomValues(shapes[2], low: -1, high: 1, seed: 3), randomValues(shapes[3], low: -2, high: -0.2, seed: 4),
+            randomValues(shapes[4], seed: 5), randomValues(shapes[5], low: -1, high: 0.5, seed: 6),
+        ]
+        checkGradients(inputs, shapes: shapes, forwardTolerance: 1e-5, gradientTolerance: 2e-4) { t in
+            selectiveScan(
+                u: ColumnSlice(t[0], start: 0, width: channels), delta: ColumnSlice(t[1]), a: t[3],
+                b: ColumnSlice(t[2], start: rank, width: state), c: ColumnSlice(t[2], start: rank + state, width: state),
+                d: t[4], z: ColumnSlice(t[0], start: channels, width: channels), deltaBias: t[5], checkpointInterval: interval)
+        } reference: { r in
+            Self.reference(xz: r[0], delta: r[1], parameters: r[2], a: r[3], d: r[4], bias: r[5],
+                           channels: channels, state: state, rankOffset: rank)
+        }
+    }
+
+    /// Peak bytes held while running the scan forward and backward on (B, L, E) with state N.
+    static func peakBytes(batch: Int, length: Int, channels: Int, state: Int, interval: Int) -> Int {
+        var generator = SeededGenerator(seed: 9)
+        let u = Tensor(uniform: [batch, length, channels], low: -1, high: 1, generator: &generator, requiresGrad: true)
+        let delta = Tensor(uniform: [batch, length, channels], low: -1, high: 1, generator: &generator, requiresGrad: true)
+        let z = Tensor(uniform: [batch, length, channels], low: -1, high: 1, generator: &generator, requiresGrad: true)
+        let bc = Tensor(uniform: [batch, length, 2 * state], low: -1, high: 1, generator: &generator, requiresGrad: true)
+        let a = Tensor(uniform: [channels, state], low: -2, high: -0.5, generator: &generator, requiresGrad: true)
+        let d = Tensor(ones: [channels], requiresGrad: true)
+        let bias = Tensor(zeros: [channels], requiresGrad: true)
+        let seed = Tensor(ones: [batch, length, channels])
+        return AllocationCounter.shared.measurePeak {
+            let y = selectiveScan(
+                u: ColumnSlice(u), delta: ColumnSlice(delta), a: a, b: ColumnSlice(bc, start: 0, width: state),
+                c: ColumnSlice(bc, start: state, width: state), d: d, z: ColumnSlice(z), deltaBias: bias, checkpointInterval: interval)
+            y.backward(gradient: seed)
+        }.peakBytes
+    }
+
+    @Test func memoryDoesNotGrowWithStateTimesLength() {
+        let (batch, channels, state, interval) = (2, 64, 64, 64)
+        let short = Self.peakBytes(batch: batch, length: 256, channels: channels, state: state, interval: interval)
+        let long = Self.peakBytes(batch: batch, length: 1024, channels: channels, state: state, interval: interval)
+        // A stored-state scan keeps (B, L, E, N) floats: this many more bytes per extra token.
+        let storedStatesPerToken = batch * channels * state * 4
+        // Ours grows by the output and the input gradients (B·E and B·2N floats a token each)
+        // plus one saved state every K tokens.
+        let perToken = Double(long - short) / Double(1024 - 256)
+        #expect(perToken < Double(storedStatesPerToken) / 4, "\(perToken) bytes per token; stored states need \(storedStatesPerToken)")
+        #expect(perToken > 0)
     }
 }

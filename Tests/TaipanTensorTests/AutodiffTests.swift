@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 @testable import TaipanTensor
 
@@ -53,5 +54,22 @@ import Testing
         (x * c).sum().backward()
         #expect(x.grad?.values == [3, 4])
         #expect(c.grad == nil)
+    }
+
+    @Test func withoutGradientsOnAnotherThreadLeavesThisOneRecording() throws {
+        let entered = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            withoutGradients {
+                entered.signal()
+                done.wait()
+            }
+            finished.signal()
+        }
+        entered.wait()
+        let x = try Tensor([1, 2], shape: [2], requiresGrad: true)
+        let y = x * x
+        done.signal()
+        finished.wait()
+        #expect(y.requiresGrad && !y.parents.isEmpty)
     }
 }

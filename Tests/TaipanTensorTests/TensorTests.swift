@@ -39,3 +39,15 @@ import Testing
         #expect(AllocationCounter.shared.liveBytes >= 0)
     }
 }
+
+@Suite struct AllocationCounterTests {
+    @Test func measurePeakSeesOnlyThisTasksAllocations() {
+        let (_, peak) = AllocationCounter.shared.measurePeak {
+            let first = Tensor(zeros: [1 << 18])  // 1 MiB
+            _ = first
+            let second = Tensor(zeros: [1 << 16])  // 256 KiB, after the first is gone
+            _ = second
+        }
+        #expect(peak >= 1 << 20 && peak < (1 << 20) + (1 << 18) + 4096)
+    }
+}

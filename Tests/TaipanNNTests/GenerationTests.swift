@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import TaipanTensor
+@testable import TaipanNN
+
+@Suite struct GenerationTests {
+    static func model(seed: UInt64 = 5) -> MambaLM {
+        var generator = SeededGenerator(seed: seed)
+        let config = MambaConfig(vocabSize: 41, hiddenSize: 24, stateSize: 6, layerCount: 2, convKernel: 4, useBias: true, tieWordEmbeddings: false)
+        return MambaLM(config: config, generator: &generator)
+    }
+
+    @Test(arguments: [1, 2, 3, 9])
+    func recurrentStepsReproduceTheParallelForward(promptLength: Int) throws {
+        let model = Self.model()
+        let ids: [Int32] = [3, 17, 40, 0, 22, 9, 9, 31, 5, 12, 1, 30]
+        let parallel = try withoutGradients { try model.forward(ids: ids, batch: 1, length: ids.count).logits }
+        var states: [MixerState] = []
+        var logits = try withoutGradients { try model.prefill(Array(ids.prefix(promptLength)), states: &states) }
+        for position in (promptLength - 1)..<ids.count {
+            let expected = (0..<41).map { parallel[0, position, $0] }
+            let scale = expected.map(abs).max()!
+            #expect(zip(logits, expected).allSatisfy { abs($0 - $1) <= 1e-5 * scale }, "position \(position)")
+            if position + 1 < ids.count { logits = try withoutGradients { try model.step(ids[position + 1], states: states) } }
+        }
+    }
+
+    @Test func greedyStopsAtAStopTokenAndRespectsTheLength() throws {
+        let model = Self.model()
+        var generator = SeededGenerator(seed: 0)
+        let free = try model.generate(prompt: [1, 2], options: SamplingOptions(maxNewTokens: 8), generator: &generator)
+        #expect(free.count == 8)
+        let stopped = try model.generate(
+            prompt: [1, 2], options: SamplingOptions(stopTokens: [free[2]], maxNewTokens: 8), generator: &generator)
+        #expect(stopped == Array(free.prefix(through: free.firstIndex(of: free[2])!)))
+        #expect(try model.generate(prompt: [1], options: SamplingOptions(maxNewTokens: 0), generator: &generator).isEmpty)
+        #expect(throws: TensorError.self) { try model.generate(prompt: [], options: SamplingOptions(), generator: &generator) }
+    }
+
+    @Test func samplingIsSeededAndTopKOneIsGreedy() throws {
+        let model = Self.model()
+        var g1 = SeededGenerator(seed: 9), g2 = SeededGenerator(seed: 9), g3 = SeededGenerator(seed: 9)
+        let options = SamplingOptions(temperature: 1.5, topK: 10, topP: 0.9, maxNewTokens: 12)
+        let a = try model.generate(prompt: [4], options: options, generator: &g1)
+        let b = try model.generate(prompt: [4], options: options, generator: &g2)
+        #expect(a == b)
+        let greedy = try model.generate(prompt: [4], options: SamplingOptions(maxNewTokens: 12), generator: &g3)
+        let topOne = try model.generate(prompt: [4], options: SamplingOptions(temperature: 1, topK: 1, maxNewTokens: 12), generator: &g3)
+        #expect(greedy == topOne)
+    }
+
+    @Test func choiceFollowsTopKAndTopP() {
+        // Probabilities ∝ e^logit: 0.6439, 0.2369, 0.0871, 0.0321.
+        let logits: [Float] = [2, 1, 0, -1]
+        var generator = SeededGenerator(seed: 1)
+        var counts = [Int](repeating: 0, count: 4)
+        for _ in 0..<20_000 {
+            counts[Int(MambaLM.choose(from: logits, options: SamplingOptions(temperature: 1, topP: 0.85), generator: &generator))] += 1
+        }
+        // top-p 0.85 keeps the first two (0.6439 + 0.2369 ≥ 0.85), renormalised: 0.731, 0.269.
+        #expect(counts[2] == 0 && counts[3] == 0)
+        #expect(abs(Double(counts[0]) / 20_000 - 0.7311) < 0.015)
+        for _ in 0..<200 {
+            #expect(MambaLM.choose(from: logits, options: SamplingOptions(temperature: 1, topK: 1), generator: &generator) == 0)
+        }
+    }
+}
