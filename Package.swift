@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "TaipanTensor", targets: ["TaipanTensor"]),
         .library(name: "TaipanNN", targets: ["TaipanNN"]),
+        .library(name: "TaipanOptim", targets: ["TaipanOptim"]),
         .library(name: "TaipanData", targets: ["TaipanData"]),
         .library(name: "TaipanCheckpoint", targets: ["TaipanCheckpoint"]),
         .executable(name: "taipan", targets: ["TaipanCLI"]),
@@ -25,6 +26,7 @@ let package = Package(
 
         .target(name: "TaipanTensor", dependencies: ["CBLAS"]),
         .target(name: "TaipanNN", dependencies: ["TaipanTensor"]),
+        .target(name: "TaipanOptim", dependencies: ["TaipanTensor"]),
         .target(name: "TaipanData", dependencies: ["CZstd"]),
         .target(name: "TaipanCheckpoint", dependencies: ["TaipanTensor", "TaipanNN"]),
         .executableTarget(
@@ -38,6 +40,7 @@ let package = Package(
         .target(name: "TaipanTestSupport", dependencies: ["TaipanTensor"], path: "Tests/TaipanTestSupport"),
         .testTarget(name: "TaipanTensorTests", dependencies: ["TaipanTensor", "TaipanTestSupport"]),
         .testTarget(name: "TaipanNNTests", dependencies: ["TaipanNN", "TaipanTestSupport"]),
+        .testTarget(name: "TaipanOptimTests", dependencies: ["TaipanOptim", "TaipanTensor"]),
         .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData", "CZstd"]),
         // Runs the built `taipan` executable end to end.
         .testTarget(name: "TaipanCLITests", dependencies: ["TaipanCLI", "TaipanCheckpoint"]),
