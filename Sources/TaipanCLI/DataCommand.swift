@@ -90,7 +90,8 @@ struct DataCommand: ParsableCommand {
             for source in summary.bytes.keys.sorted() {
                 print("\(source): \(summary.documents[source, default: 0]) documents, \(summary.bytes[source, default: 0]) bytes")
             }
-            print("wrote \(summary.files.count) files, \(summary.totalBytes) bytes of text, into \(out)")
+            let unchanged = summary.unchanged.isEmpty ? "" : " (\(summary.unchanged.count) already there, unchanged)"
+            print("wrote \(summary.files.count) files\(unchanged), \(summary.totalBytes) bytes of text, into \(out)")
         }
     }
 }
