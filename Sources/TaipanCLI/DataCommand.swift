@@ -13,7 +13,7 @@ struct DataCommand: ParsableCommand {
 
     struct Prepare: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Tokenise .jsonl / .jsonl.zst / .txt inputs into token shards and manifest.json.")
+            abstract: "Tokenise text shards (.jsonl, .jsonl.zst, .txt, .txt.zst) into token shards and manifest.json.")
 
         @OptionGroup var tokenizerOptions: TokenizerOptions
 

@@ -117,6 +117,8 @@ public struct PrepareSettings: Codable, Equatable, Sendable {
     public var validationFraction: Double?
     /// The seed of the validation hold-out.
     public var validationSeed: UInt64?
+    /// `lines` when each line of a plain-text input was a document; absent for whole files.
+    public var plainTextDocuments: PlainTextDocuments?
 }
 
 /// Which tokenizer produced a token directory.

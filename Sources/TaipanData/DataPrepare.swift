@@ -98,7 +98,8 @@ public struct DataPreparation {
             defaultSource: options.record.defaultSource, badRecords: options.record.policy,
             shardTokens: options.shardTokens,
             validationFraction: options.validationInputs.isEmpty ? options.validationFraction : nil,
-            validationSeed: options.validationInputs.isEmpty ? options.validationSeed : nil)
+            validationSeed: options.validationInputs.isEmpty ? options.validationSeed : nil,
+            plainTextDocuments: options.record.plainTextDocuments == .file ? nil : options.record.plainTextDocuments)
 
         try createDirectory(directory)
         let fileManager = FileManager.default

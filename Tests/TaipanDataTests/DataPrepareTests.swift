@@ -194,6 +194,19 @@ import Testing
             "\(path): the tokenizer has no <|endoftext|> token, which prepare puts after every document")) { _ = try preparation.run() }
     }
 
+    @Test func plainTextLinesAsDocumentsAreRecordedInTheSettings() throws {
+        let directory = try makeTemporaryDirectory()
+        try writeFile(directory + "/a.txt", Array("ab\nc".utf8))
+        var options = PrepareOptions(inputs: [directory + "/a.txt"], outputDirectory: directory + "/tokens")
+        options.validationFraction = 0
+        options.record.plainTextDocuments = .lines
+        let manifest = try prepare(options).manifest
+        #expect(try allTokens(manifest, split: "train", directory: options.outputDirectory) == [97, 98, 10, 256, 99, 256])
+        #expect(manifest.settings.plainTextDocuments == .lines)
+        options.record.plainTextDocuments = .file
+        #expect(throws: DataError.self) { _ = try prepare(options) }
+    }
+
     @Test func unknownInputsAreErrors() throws {
         let directory = try makeTemporaryDirectory()
         try writeFile(directory + "/x.csv", [])
