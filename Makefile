@@ -11,7 +11,7 @@ TEST_FLAGS     := -c release -Xswiftc -enable-testing
 DEBIAN_PACKAGES := pkg-config libopenblas-dev libzstd-dev zstd python3 perl
 SUDO           := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test sample-data clean
+.PHONY: deps build test sample-data sample-tokenizer sample-tokens clean
 
 # Installs the Debian packages that are missing (nothing when all are there).
 deps:
@@ -30,9 +30,35 @@ test: deps
 	$(SWIFT) build $(TEST_FLAGS)
 	$(SWIFT) test $(TEST_FLAGS)
 
+SAMPLE_DIR        := datasets/sample
+SAMPLE_TOKENIZER  := $(SAMPLE_DIR)/tokenizer/tokenizer.json
+SAMPLE_TOKENS     := $(SAMPLE_DIR)/tokens
+SAMPLE_VOCAB_SIZE := 4096
+
 # Builds the Pile-style sample dataset from text this Debian machine has (datasets/sample/, git-ignored).
+# Files that come out the same are left untouched, so what is made from them stays up to date.
 sample-data: build
-	$(SWIFT) run $(RELEASE_FLAGS) taipan data sample --out datasets/sample
+	$(SWIFT) run $(RELEASE_FLAGS) taipan data sample --out $(SAMPLE_DIR)
+
+# A 4096-id byte-level BPE trained on the sample's train split; kept while no train shard is newer.
+sample-tokenizer: sample-data
+	@if [ -f $(SAMPLE_TOKENIZER) ] && [ -z "$$(find $(SAMPLE_DIR) -maxdepth 1 -name 'train-*.jsonl.zst' -newer $(SAMPLE_TOKENIZER))" ]; then \
+		echo "$(SAMPLE_TOKENIZER) is up to date"; \
+	else \
+		rm -f $(SAMPLE_TOKENIZER) && \
+		$(SWIFT) run $(RELEASE_FLAGS) taipan tokenizer train --vocab-size $(SAMPLE_VOCAB_SIZE) \
+			--out $(dir $(SAMPLE_TOKENIZER)) $(SAMPLE_DIR)/train-*.jsonl.zst; \
+	fi
+
+# Token shards of the sample with that tokenizer. `taipan data prepare` does nothing when they
+# are complete and restarts a killed run; they are removed first when the tokenizer or the
+# sample has changed since.
+sample-tokens: sample-tokenizer
+	@if [ -f $(SAMPLE_TOKENS)/manifest.json ] && [ -n "$$(find $(SAMPLE_TOKENIZER) $(SAMPLE_DIR) -maxdepth 1 -name '*.json*' -newer $(SAMPLE_TOKENS)/manifest.json)" ]; then \
+		echo "$(SAMPLE_TOKENS) is older than its inputs; preparing it again"; rm -rf $(SAMPLE_TOKENS); \
+	fi
+	$(SWIFT) run $(RELEASE_FLAGS) taipan data prepare --tokenizer $(SAMPLE_TOKENIZER) --out $(SAMPLE_TOKENS) \
+		$(SAMPLE_DIR)/train-*.jsonl.zst --validation $(SAMPLE_DIR)/val-*.jsonl.zst
 
 clean:
 	rm -rf .build

@@ -2,8 +2,9 @@
 # check-tokenizer-hf.sh — trains a byte-level BPE with `taipan tokenizer train`, loads the
 # tokenizer.json it writes with Hugging Face `tokenizers`, and checks that both give the same
 # ids on sample text and decode them back to the text (in NFC, as the tokenizer normalises).
-# It also trains the library's own BpeTrainer on the same file and reports whether the merges
-# agree.
+# It also trains the library's own BpeTrainer on the same file (read line by line, as both do
+# for text files) and on the same text as a .jsonl.zst of documents (Taipan through its shard
+# reader, the library through train_from_iterator), and reports whether the merges agree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=$(scripts/tokenizers-venv.sh)
@@ -15,6 +16,16 @@ trap 'rm -rf "$work"' EXIT
 scripts/text-corpus.sh "$work/corpus.txt"
 vocab=${VOCAB_SIZE:-4000}
 "$taipan" tokenizer train --vocab-size "$vocab" --out "$work/taipan" "$work/corpus.txt" | tail -n 1
+# The corpus as Pile-style records, one per blank-line-separated paragraph.
+python3 -c '
+import json, sys
+text = open(sys.argv[1], encoding="utf-8", newline="").read()
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    for document in text.split("\n\n"):
+        out.write(json.dumps({"text": document, "meta": {"pile_set_name": "Docs"}}) + "\n")
+' "$work/corpus.txt" "$work/corpus.jsonl"
+zstd -q -f "$work/corpus.jsonl" -o "$work/corpus.jsonl.zst"
+"$taipan" tokenizer train --vocab-size "$vocab" --out "$work/taipan-jsonl" "$work/corpus.jsonl.zst" | tail -n 1
 
 # Sample text: a slice of the corpus plus text that exercises the pre-tokenizer and NFC.
 head -n 5000 "$work/corpus.txt" > "$work/sample.txt"
@@ -45,20 +56,32 @@ for name, result in [("taipan decode", decoded), ("tokenizers decode", hf.decode
     failed |= not ok
     print(f"{name}: {'round-trips' if ok else 'DIFFERS from the text'}")
 
-# The library's own trainer on the same file, for comparison (informational).
-reference = Tokenizer(models.BPE())
-reference.normalizer = normalizers.NFC()
-reference.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-reference.decoder = decoders.ByteLevel()
-reference.train([f"{work}/corpus.txt"], trainers.BpeTrainer(
-    vocab_size=vocab, special_tokens=["<|endoftext|>"], show_progress=False,
-    initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-ours = json.load(open(f"{work}/taipan/tokenizer.json"))["model"]
-theirs = json.loads(reference.to_str())["model"]
-pairs = lambda merges: [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in merges]
-same = pairs(ours["merges"]) == pairs(theirs["merges"]) and ours["vocab"] == theirs["vocab"]
-print(f"merges and vocab vs tokenizers' BpeTrainer: {'identical' if same else 'different'} "
-      f"({len(ours['merges'])} merges)")
+# The library's own trainer on the same inputs, for comparison (informational).
+def reference_trainer():
+    reference = Tokenizer(models.BPE())
+    reference.normalizer = normalizers.NFC()
+    reference.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    reference.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab, special_tokens=["<|endoftext|>"], show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    return reference, trainer
+
+def compare(name, ours_path, reference):
+    ours = json.load(open(ours_path))["model"]
+    theirs = json.loads(reference.to_str())["model"]
+    pairs = lambda merges: [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in merges]
+    same = pairs(ours["merges"]) == pairs(theirs["merges"]) and ours["vocab"] == theirs["vocab"]
+    print(f"merges and vocab vs tokenizers' BpeTrainer, {name}: {'identical' if same else 'different'} "
+          f"({len(ours['merges'])} merges)")
+
+reference, trainer = reference_trainer()
+reference.train([f"{work}/corpus.txt"], trainer)
+compare("corpus.txt (lines)", f"{work}/taipan/tokenizer.json", reference)
+reference, trainer = reference_trainer()
+documents = [json.loads(line)["text"] for line in open(f"{work}/corpus.jsonl", encoding="utf-8")]
+reference.train_from_iterator(documents, trainer)
+compare("corpus.jsonl.zst (documents)", f"{work}/taipan-jsonl/tokenizer.json", reference)
 sys.exit(1 if failed else 0)
 PY
 echo "check-tokenizer-hf: OK"

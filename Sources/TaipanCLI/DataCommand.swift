@@ -13,10 +13,9 @@ struct DataCommand: ParsableCommand {
 
     struct Prepare: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Tokenise .jsonl / .jsonl.zst / .txt inputs into token shards and manifest.json.")
+            abstract: "Tokenise text shards (.jsonl, .jsonl.zst, .txt, .txt.zst) into token shards and manifest.json.")
 
-        @Option(help: "A tokenizer.json path, or 'byte' for the byte-level tokenizer.")
-        var tokenizer: String
+        @OptionGroup var tokenizerOptions: TokenizerOptions
 
         @Option(help: "The token directory to write.")
         var out: String
@@ -36,32 +35,28 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Tokens per shard (a shard ends after the document that reaches this).")
         var shardTokens = 1 << 26
 
-        @Option(help: "The dotted JSON key path of a record's text.")
-        var textField = "text"
+        @OptionGroup var records: RecordArguments
 
         @Option(help: "The dotted JSON key path of a record's source name.")
         var sourceField = "meta.pile_set_name"
 
-        @Option(help: "What to do with bad records: fail (stop with an error) or skip (count and report).")
-        var badRecords: String = "fail"
-
         @Option(help: "Threads for decoding and tokenising (default: all cores).")
         var threads: Int?
 
-        func run() throws {
-            guard let policy = BadRecordPolicy(rawValue: badRecords) else {
-                throw ValidationError("--bad-records must be 'fail' or 'skip' (got '\(badRecords)')")
-            }
+        func validate() throws {
             if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
-            let (tokenizer, identity) = try loadTokenizer(self.tokenizer)
+        }
+
+        func run() throws {
+            let loaded = try tokenizerOptions.loadWithIdentity()
             var options = PrepareOptions(inputs: inputs, outputDirectory: out)
             options.validationInputs = validation
             options.validationFraction = validationFraction
             options.validationSeed = validationSeed
             options.shardTokens = shardTokens
-            options.record = RecordOptions(textField: textField, sourceField: sourceField, policy: policy)
+            options.record = records.recordOptions(sourceField: sourceField)
             if let threads { options.threads = threads }
-            let preparation = DataPreparation(options: options, tokenizer: tokenizer, tokenizerIdentity: identity)
+            let preparation = DataPreparation(options: options, tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity)
             let result = try preparation.run { progress in printError("\rprepare: \(progress)", newline: false) }
             if result.alreadyPrepared {
                 print("\(out) is already prepared from these inputs and settings; nothing to do.")
@@ -81,16 +76,6 @@ struct DataCommand: ParsableCommand {
             print("skipped: \(manifest.skipped.summary)")
             print("wrote \(out)/\(DataManifest.fileName)")
         }
-
-        /// The tokenizer named on the command line and its identity for the manifest.
-        func loadTokenizer(_ name: String) throws -> (any Tokenizer, TokenizerIdentity) {
-            if name == "byte" {
-                let tokenizer = ByteTokenizer()
-                return (tokenizer, TokenizerIdentity(name: "byte", sha256: SHA256.hash(Array("byte".utf8)),
-                                                     vocabularySize: tokenizer.vocabularySize, endOfText: tokenizer.endOfText ?? 256))
-            }
-            throw ValidationError("--tokenizer \(name): loading tokenizer.json files is not available in this build yet; use --tokenizer byte")
-        }
     }
 
     struct Sample: ParsableCommand {
@@ -105,7 +90,8 @@ struct DataCommand: ParsableCommand {
             for source in summary.bytes.keys.sorted() {
                 print("\(source): \(summary.documents[source, default: 0]) documents, \(summary.bytes[source, default: 0]) bytes")
             }
-            print("wrote \(summary.files.count) files, \(summary.totalBytes) bytes of text, into \(out)")
+            let unchanged = summary.unchanged.isEmpty ? "" : " (\(summary.unchanged.count) already there, unchanged)"
+            print("wrote \(summary.files.count) files\(unchanged), \(summary.totalBytes) bytes of text, into \(out)")
         }
     }
 }

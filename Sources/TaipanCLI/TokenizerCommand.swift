@@ -1,5 +1,6 @@
-// TokenizerCommand.swift — `taipan tokenizer train`: learns a byte-level BPE from text files
-// and writes DIR/tokenizer.json (the Hugging Face `tokenizers` format).
+// TokenizerCommand.swift — `taipan tokenizer train`: learns a byte-level BPE from text shards
+// (read through `ShardReader`) and writes DIR/tokenizer.json (the Hugging Face `tokenizers`
+// format).
 
 import ArgumentParser
 import Foundation
@@ -15,8 +16,13 @@ struct TokenizerTrain: ParsableCommand {
         commandName: "train",
         abstract: "Train a byte-level BPE tokenizer and write DIR/tokenizer.json.",
         discussion: """
-            Inputs are .txt files (each line, with its line ending, is a document, as in the \
-            Hugging Face tokenizers trainer) and .jsonl files (the 'text' field of each line).
+            Inputs are read as the data pipeline reads them: .jsonl and .jsonl.zst files give \
+            one document per record (the --text-field of each line; bad records fail or are \
+            skipped by --bad-records). .txt and .txt.zst files give one document per line, \
+            with its line ending, because that is how the Hugging Face tokenizers trainer \
+            reads the files it is given (Tokenizer.train(files)); so a tokenizer trained here \
+            on text files has the same merges as one trained there. (`taipan data prepare` \
+            tokenises a .txt file as one document.)
             """)
 
     @Option(help: "The vocabulary size: special tokens, 256 bytes and the merged tokens.")
@@ -34,25 +40,23 @@ struct TokenizerTrain: ParsableCommand {
     @Flag(help: "Leave text as it is instead of putting it in Unicode NFC.")
     var noNfc = false
 
+    @OptionGroup var records: RecordArguments
+
     @Option(help: "Threads for counting words (default: all cores).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    @Argument(help: "Training text: .txt or .jsonl files.")
+    @Argument(help: "Training text: .jsonl, .jsonl.zst, .txt or .txt.zst files.")
     var inputs: [String]
-
-    /// Documents are counted in batches of this many, so big inputs are never all in memory
-    /// as strings twice.
-    static let batchSize = 20_000
 
     func validate() throws {
         let specials = specialTokens.isEmpty ? 1 : Set(specialTokens).count
         guard vocabSize >= 256 + specials else {
-            throw ValidationError("--vocab-size must be at least \(256 + specials): 256 bytes + \(specials) special token(s)")
+            throw ValidationError("--vocab-size must be at least \(256 + specials): 256 bytes + \(specials) special token(s) (got \(vocabSize))")
         }
         guard minFrequency >= 0 else { throw ValidationError("--min-frequency must not be negative") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        for input in inputs where !(input.hasSuffix(".txt") || input.hasSuffix(".jsonl")) {
-            throw ValidationError("\(input): not a .txt or .jsonl file (.jsonl.zst is read by the data pipeline, not yet here)")
+        for input in inputs where ShardFormat(path: input) == nil {
+            throw ValidationError("\(input): unknown input format (expected a name ending in \(ShardFormat.extensions.joined(separator: ", ")))")
         }
     }
 
@@ -61,27 +65,23 @@ struct TokenizerTrain: ParsableCommand {
         if FileManager.default.fileExists(atPath: outputPath) {
             throw InputError(description: "\(outputPath): already exists; remove it or choose another --out")
         }
+        for input in inputs where !FileManager.default.fileExists(atPath: input) {
+            throw InputError(description: "\(input): no such file")
+        }
         let start = ContinuousClock.now
         var trainer = BPETrainer(
             vocabularySize: vocabSize, minimumFrequency: minFrequency,
             specialTokens: specialTokens.isEmpty ? ["<|endoftext|>"] : specialTokens,
             normalizesNFC: !noNfc)
+        let options = records.recordOptions(plainTextDocuments: .lines)
+        var skipped = SkippedRecords()
         for input in inputs {
-            let text = try readText(input)
-            var documents: [String] = []
-            var count = 0
-            for (lineIndex, line) in Self.lines(text).enumerated() {
-                documents.append(try input.hasSuffix(".jsonl") ? Self.jsonlText(line, file: input, line: lineIndex + 1) : line)
-                if documents.count == Self.batchSize {
-                    trainer.add(documents, threads: threads)
-                    count += documents.count
-                    documents.removeAll(keepingCapacity: true)
-                }
-            }
-            trainer.add(documents, threads: threads)
-            count += documents.count
-            print("read \(input): \(count) documents, \(String(format: "%.1f", Double(text.utf8.count) / 1e6)) MB")
+            let reader = try ShardReader(path: input, options: options)
+            let read = try trainer.add(reader, threads: threads)
+            skipped.add(reader.skipped)
+            print("read \(input): \(read.documents) documents, \(String(format: "%.1f", Double(read.bytes) / 1e6)) MB of text")
         }
+        print("skipped: \(skipped.summary)")
         print("counted \(trainer.wordCounts.count) distinct words; merging")
         let file = trainer.train { done, wanted in
             print("merges \(done)/\(wanted)")
@@ -94,30 +94,5 @@ struct TokenizerTrain: ParsableCommand {
         try file.write(to: outputPath)
         let seconds = (ContinuousClock.now - start).seconds
         print("wrote \(outputPath): \(file.vocabulary.count) tokens, \(file.merges.count) merges, \(String(format: "%.1f", seconds)) s")
-    }
-
-    /// The lines of `text`, each with its line ending (`\n` or `\r\n`).
-    static func lines(_ text: String) -> [String] {
-        var lines: [String] = []
-        var utf8 = text.utf8[...]
-        while let newline = utf8.firstIndex(of: 0x0A) {
-            lines.append(String(text[utf8.startIndex...newline]))
-            utf8 = utf8[utf8.index(after: newline)...]
-        }
-        if !utf8.isEmpty { lines.append(String(text[utf8.startIndex...])) }
-        return lines
-    }
-
-    /// The `text` field of one JSON Lines record.
-    static func jsonlText(_ line: String, file: String, line number: Int) throws -> String {
-        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.isEmpty { return "" }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any] else {
-            throw InputError(description: "\(file):\(number): not a JSON object")
-        }
-        guard let text = object["text"] as? String else {
-            throw InputError(description: "\(file):\(number): no string field 'text'")
-        }
-        return text
     }
 }

@@ -1,5 +1,6 @@
-// TokenizerOptions.swift — the `--tokenizer` option shared by the commands that encode text,
-// and reading text inputs (UTF-8 checked, errors naming the file).
+// TokenizerOptions.swift — the `--tokenizer` option shared by every command that encodes
+// text (one loader, `LoadedTokenizer`, for `byte` and tokenizer.json paths), and reading
+// text inputs (UTF-8 checked, errors naming the file).
 
 import ArgumentParser
 import Foundation
@@ -11,15 +12,10 @@ struct TokenizerOptions: ParsableArguments {
     @Option(help: "A byte-level BPE tokenizer.json (or a directory holding one), or 'byte' for the byte tokenizer.")
     var tokenizer: String
 
-    func load() throws -> any Tokenizer {
-        if tokenizer == "byte" { return ByteTokenizer() }
-        var path = tokenizer
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            path = (path as NSString).appendingPathComponent("tokenizer.json")
-        }
-        return try BPETokenizer(contentsOf: path)
-    }
+    /// The tokenizer and the identity a manifest records for it.
+    func loadWithIdentity() throws -> LoadedTokenizer { try LoadedTokenizer(named: tokenizer) }
+
+    func load() throws -> any Tokenizer { try loadWithIdentity().tokenizer }
 }
 
 /// An input that cannot be used, with the file (and line) at fault.

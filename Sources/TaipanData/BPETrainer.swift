@@ -40,17 +40,43 @@ public struct BPETrainer: Sendable {
         let groups = max(1, min(threads, documents.count))
         let counter = WordCounter(
             specialTokens: specialTokens, normalizesNFC: normalizesNFC, addPrefixSpace: addPrefixSpace)
-        let counts = UncheckedSendableBuffer<[[UInt8]: Int]>(count: groups, repeating: [:])
-        defer { counts.deallocate() }
-        DispatchQueue.concurrentPerform(iterations: groups) { group in
-            let range = (documents.count * group / groups)..<(documents.count * (group + 1) / groups)
-            var local: [[UInt8]: Int] = [:]
-            for index in range { counter.count(documents[index], into: &local) }
-            counts.pointer[group] = local
+        var counts = [[[UInt8]: Int]](repeating: [:], count: groups)
+        counts.withUnsafeMutableBufferPointer { buffer in
+            let shared = UncheckedSendableBox(buffer)
+            DispatchQueue.concurrentPerform(iterations: groups) { group in
+                let range = (documents.count * group / groups)..<(documents.count * (group + 1) / groups)
+                var local: [[UInt8]: Int] = [:]
+                for index in range { counter.count(documents[index], into: &local) }
+                shared.value[group] = local
+            }
         }
-        for group in 0..<groups {
-            wordCounts.merge(counts.pointer[group], uniquingKeysWith: +)
+        for local in counts { wordCounts.merge(local, uniquingKeysWith: +) }
+    }
+
+    /// Counts the words of every document `reader` yields (bad records fail or are skipped
+    /// by its policy, as `reader.skipped` then counts), gathering about `batchBytes` of text
+    /// or `batchDocuments` documents at a time and counting each batch on `threads` threads.
+    /// Returns the documents and the UTF-8 bytes of text counted.
+    @discardableResult
+    public mutating func add(
+        _ reader: ShardReader, threads: Int = 1, batchBytes: Int = 64 << 20, batchDocuments: Int = 20_000
+    ) throws -> (documents: Int, bytes: Int) {
+        var documents = 0, bytes = 0
+        var batch: [String] = []
+        var pendingBytes = 0
+        while let document = try reader.next() {
+            pendingBytes += document.text.utf8.count
+            batch.append(document.text)
+            if pendingBytes >= batchBytes || batch.count >= batchDocuments {
+                add(batch, threads: threads)
+                documents += batch.count
+                bytes += pendingBytes
+                batch.removeAll(keepingCapacity: true)
+                pendingBytes = 0
+            }
         }
+        add(batch, threads: threads)
+        return (documents + batch.count, bytes + pendingBytes)
     }
 
     /// Learns merges from the words counted so far and returns the tokenizer file.

@@ -117,6 +117,8 @@ public struct PrepareSettings: Codable, Equatable, Sendable {
     public var validationFraction: Double?
     /// The seed of the validation hold-out.
     public var validationSeed: UInt64?
+    /// `lines` when each line of a plain-text input was a document; absent for whole files.
+    public var plainTextDocuments: PlainTextDocuments?
 }
 
 /// Which tokenizer produced a token directory.
@@ -126,9 +128,10 @@ public struct TokenizerIdentity: Codable, Equatable, Sendable {
     /// The SHA-256 of the tokenizer file (of the word "byte" for the byte tokenizer).
     public var sha256: String
     public var vocabularySize: Int
-    public var endOfText: Int32
+    /// The id put after every document; nil for a tokenizer without one (which prepare refuses).
+    public var endOfText: Int32?
 
-    public init(name: String, sha256: String, vocabularySize: Int, endOfText: Int32) {
+    public init(name: String, sha256: String, vocabularySize: Int, endOfText: Int32?) {
         self.name = name
         self.sha256 = sha256
         self.vocabularySize = vocabularySize

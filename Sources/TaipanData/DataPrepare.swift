@@ -81,7 +81,8 @@ public struct DataPreparation {
     /// Runs the preparation, calling `progress` now and then.
     public func run(progress: ((PrepareProgress) -> Void)? = nil) throws -> PrepareResult {
         guard let endOfText = tokenizer.endOfText else {
-            throw DataError.invalidArgument("the tokenizer has no end-of-text token, which prepare puts after every document")
+            throw DataError.invalidArgument(
+                "\(tokenizerIdentity.name): the tokenizer has no <|endoftext|> token, which prepare puts after every document")
         }
         guard options.shardTokens >= 1 else { throw DataError.invalidArgument("--shard-tokens must be at least 1 (got \(options.shardTokens))") }
         guard options.validationInputs.isEmpty ? (0..<1).contains(options.validationFraction) : true else {
@@ -97,7 +98,8 @@ public struct DataPreparation {
             defaultSource: options.record.defaultSource, badRecords: options.record.policy,
             shardTokens: options.shardTokens,
             validationFraction: options.validationInputs.isEmpty ? options.validationFraction : nil,
-            validationSeed: options.validationInputs.isEmpty ? options.validationSeed : nil)
+            validationSeed: options.validationInputs.isEmpty ? options.validationSeed : nil,
+            plainTextDocuments: options.record.plainTextDocuments == .file ? nil : options.record.plainTextDocuments)
 
         try createDirectory(directory)
         let fileManager = FileManager.default
@@ -340,13 +342,6 @@ private struct PrepareRun {
         progress(PrepareProgress(bytesRead: bytesRead, totalBytes: totalBytes, tokens: tokens, documents: documents,
                                  seconds: Double(now.uptimeNanoseconds - started.uptimeNanoseconds) / 1e9))
     }
-}
-
-/// Carries values the compiler cannot prove Sendable into `concurrentPerform`; each worker
-/// touches only its own slots.
-struct UncheckedSendableBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
 
 /// Creates `path` and its parents if missing.

@@ -23,9 +23,10 @@ public final class LineReader {
 
     deinit { buffer.deallocate() }
 
-    /// Appends the next line, without its line ending, to `line`; returns false at the end
-    /// of the stream. A last line without a final newline still counts as a line.
-    public func readLine(appendingTo line: inout [UInt8]) throws -> Bool {
+    /// Appends the next line to `line`, without its line ending unless `keepingLineEnding`;
+    /// returns false at the end of the stream. A last line without a final newline still
+    /// counts as a line.
+    public func readLine(appendingTo line: inout [UInt8], keepingLineEnding: Bool = false) throws -> Bool {
         let initialCount = line.count
         var sawBytes = false
         while true {
@@ -41,10 +42,11 @@ public final class LineReader {
             let base = buffer.baseAddress! + start
             if let found = memchr(base, 0x0A, end - start) {
                 let length = found - base
-                line.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: length))
+                let kept = keepingLineEnding ? length + 1 : length
+                line.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: kept))
                 start += length + 1
                 lineNumber += 1
-                dropCarriageReturn(&line, keeping: initialCount)
+                if !keepingLineEnding { dropCarriageReturn(&line, keeping: initialCount) }
                 return true
             }
             line.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: end - start))
@@ -53,7 +55,7 @@ public final class LineReader {
         }
         guard sawBytes else { return false }
         lineNumber += 1
-        dropCarriageReturn(&line, keeping: initialCount)
+        if !keepingLineEnding { dropCarriageReturn(&line, keeping: initialCount) }
         return true
     }
 

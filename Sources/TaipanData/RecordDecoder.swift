@@ -18,7 +18,8 @@ public struct Document: Equatable, Sendable {
 public enum ShardFormat: Sendable {
     /// JSON Lines, one record a line (`.jsonl`, `.jsonl.zst`).
     case jsonLines
-    /// Plain text, the whole file one document (`.txt`, `.txt.zst`).
+    /// Plain text (`.txt`, `.txt.zst`): the whole file one document, or one document a line
+    /// (`RecordOptions.plainTextDocuments`).
     case plainText
 
     /// The format of the file at `path`, or nil when its name has no known extension.
@@ -31,6 +32,15 @@ public enum ShardFormat: Sendable {
     public static let extensions = [".jsonl", ".jsonl.zst", ".txt", ".txt.zst"]
 }
 
+/// What a document of a plain-text file is.
+public enum PlainTextDocuments: String, Sendable, Codable, CaseIterable {
+    /// The whole file is one document (the data pipeline's rule).
+    case file
+    /// Each line, with its line ending, is one document: how the Hugging Face `tokenizers`
+    /// trainer reads the files it is given (`train(files)`), which the BPE trainer follows.
+    case lines
+}
+
 /// How records become documents.
 public struct RecordOptions: Sendable {
     /// The dotted key path of the text in a JSON record.
@@ -41,13 +51,17 @@ public struct RecordOptions: Sendable {
     public var defaultSource: String
     /// What to do with bad records.
     public var policy: BadRecordPolicy
+    /// Whether a plain-text file is one document or a document per line.
+    public var plainTextDocuments: PlainTextDocuments
 
     public init(textField: String = "text", sourceField: String = "meta.pile_set_name",
-                defaultSource: String = "unknown", policy: BadRecordPolicy = .fail) {
+                defaultSource: String = "unknown", policy: BadRecordPolicy = .fail,
+                plainTextDocuments: PlainTextDocuments = .file) {
         self.textField = textField
         self.sourceField = sourceField
         self.defaultSource = defaultSource
         self.policy = policy
+        self.plainTextDocuments = plainTextDocuments
     }
 }
 

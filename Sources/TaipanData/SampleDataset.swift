@@ -2,7 +2,8 @@
 // `val-*.jsonl.zst`, one `{"text", "meta": {"pile_set_name"}}` record a line) built from real
 // text every Debian machine has: licence texts, package copyright files, Python's standard
 // library and Perl's modules. File lists are sorted, so the sample depends only on the
-// machine's installed packages.
+// machine's installed packages; a file whose bytes come out the same is left untouched (its
+// modification time too), so re-running it does not make the token shards look stale.
 
 import Foundation
 
@@ -49,8 +50,10 @@ public struct SampleSource: Sendable {
 
 /// What `SampleDataset.build` wrote.
 public struct SampleSummary: Sendable {
-    /// Files written, in order.
+    /// Files of the sample, in order.
     public var files: [String]
+    /// Those of `files` that already held exactly these bytes and were left as they were.
+    public var unchanged: [String]
     /// Documents and text bytes per source.
     public var documents: [String: Int]
     public var bytes: [String: Int]
@@ -98,7 +101,7 @@ public enum SampleDataset {
             for documents in perSource where index < documents.count { ordered.append(documents[index]) }
         }
         try createDirectory(directory)
-        var summary = SampleSummary(files: [], documents: [:], bytes: [:])
+        var summary = SampleSummary(files: [], unchanged: [], documents: [:], bytes: [:])
         var train: [Document] = [], validation: [Document] = []
         for (index, document) in ordered.enumerated() {
             if index % validationEvery == validationEvery - 1 { validation.append(document) } else { train.append(document) }
@@ -110,14 +113,14 @@ public enum SampleDataset {
             shard.append(document)
             shardSize += document.text.utf8.count
             if shardSize >= shardBytes {
-                summary.files.append(try write(shard, to: directory, name: "train", number: shardNumber))
+                try write(shard, to: directory, name: "train", number: shardNumber, into: &summary)
                 shard = []
                 shardSize = 0
                 shardNumber += 1
             }
         }
-        if !shard.isEmpty { summary.files.append(try write(shard, to: directory, name: "train", number: shardNumber)) }
-        summary.files.append(try write(validation, to: directory, name: "val", number: 0))
+        if !shard.isEmpty { try write(shard, to: directory, name: "train", number: shardNumber, into: &summary) }
+        try write(validation, to: directory, name: "val", number: 0, into: &summary)
         return summary
     }
 
@@ -141,8 +144,10 @@ public enum SampleDataset {
         return found
     }
 
-    /// Writes `documents` as `NAME-NUMBER.jsonl.zst` (through a temporary file) and returns its path.
-    static func write(_ documents: [Document], to directory: String, name: String, number: Int) throws -> String {
+    /// Writes `documents` as `NAME-NUMBER.jsonl.zst` through a temporary file, which replaces
+    /// the file unless that already holds the same bytes; records the path in `summary`.
+    static func write(_ documents: [Document], to directory: String, name: String, number: Int,
+                      into summary: inout SampleSummary) throws {
         let path = directory + "/" + name + "-" + String(format: "%05d", number) + ".jsonl.zst"
         let temporary = path + ".tmp"
         let writer = try ZstdWriter(path: temporary, level: 9)
@@ -150,8 +155,13 @@ public enum SampleDataset {
             try writer.write(jsonLine(document))
         }
         try writer.finish()
+        summary.files.append(path)
+        if let existing = FileManager.default.contents(atPath: path), existing == FileManager.default.contents(atPath: temporary) {
+            try removeFile(temporary)
+            summary.unchanged.append(path)
+            return
+        }
         if rename(temporary, path) != 0 { throw DataError.io(path: path, reason: "cannot rename into place: \(errnoMessage())") }
-        return path
     }
 
     /// `{"text": …, "meta": {"pile_set_name": …}}` and a newline.

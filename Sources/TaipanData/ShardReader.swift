@@ -1,6 +1,7 @@
 // ShardReader.swift — iterates the documents of one text shard (`.jsonl`, `.jsonl.zst`,
 // `.txt`, `.txt.zst`), streaming: lines are read through a fixed buffer, zstd is decoded as
-// it is read, and only the current record is held in memory.
+// it is read, and only the current record (a JSON line, a text file or a text line) is held
+// in memory.
 
 /// Reads the records and documents of one text shard.
 public final class ShardReader {
@@ -51,6 +52,8 @@ public final class ShardReader {
         switch format {
         case .jsonLines:
             return try lines.readLine(appendingTo: &bytes) ? lines.lineNumber : nil
+        case .plainText where decoder.options.plainTextDocuments == .lines:
+            return try lines.readLine(appendingTo: &bytes, keepingLineEnding: true) ? lines.lineNumber : nil
         case .plainText:
             guard !plainTextDone else { return nil }
             plainTextDone = true

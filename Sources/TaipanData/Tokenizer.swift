@@ -35,29 +35,14 @@ extension Tokenizer {
         }
         groupEnds.append(documents.count)
         let ends = groupEnds
-        let results = UncheckedSendableBuffer<[Int32]>(count: documents.count, repeating: [])
-        defer { results.deallocate() }
-        DispatchQueue.concurrentPerform(iterations: ends.count) { group in
-            let start = group == 0 ? 0 : ends[group - 1]
-            for index in start..<ends[group] { results.pointer[index] = encode(documents[index]) }
+        var results = [[Int32]](repeating: [], count: documents.count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            let shared = UncheckedSendableBox(buffer)
+            DispatchQueue.concurrentPerform(iterations: ends.count) { group in
+                let start = group == 0 ? 0 : ends[group - 1]
+                for index in start..<ends[group] { shared.value[index] = encode(documents[index]) }
+            }
         }
-        return Array(UnsafeBufferPointer(start: results.pointer, count: documents.count))
-    }
-}
-
-/// A buffer that threads write to at disjoint indices (which is what makes it safe to share).
-final class UncheckedSendableBuffer<Element>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Element>
-    let count: Int
-
-    init(count: Int, repeating value: Element) {
-        self.count = count
-        pointer = .allocate(capacity: count)
-        pointer.initialize(repeating: value, count: count)
-    }
-
-    func deallocate() {
-        pointer.deinitialize(count: count)
-        pointer.deallocate()
+        return results
     }
 }

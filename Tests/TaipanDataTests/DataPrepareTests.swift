@@ -167,6 +167,46 @@ import Testing
             == expectedTokens([Document(text: "good", source: "S"), Document(text: "also good", source: "S")]))
     }
 
+    @Test func tokenizerJSONIdsAndHashGoIntoTheShardsAndManifest() throws {
+        let directory = try makeTemporaryDirectory()
+        let cases = try TokenizerFixtures.cases().filter { !$0.text.isEmpty }
+        let records = cases.map { jsonLine($0.text, "Fixture") }.joined()
+        try writeFile(directory + "/fixture.jsonl", Array(records.utf8))
+        let loaded = try LoadedTokenizer(named: TokenizerFixtures.tokenizerPath)
+        var options = PrepareOptions(inputs: [directory + "/fixture.jsonl"], outputDirectory: directory + "/tokens")
+        options.validationFraction = 0
+        let manifest = try DataPreparation(options: options, tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity).run().manifest
+        // The fixture's ids (from Hugging Face tokenizers), each document followed by <|endoftext|> = 0.
+        #expect(try allTokens(manifest, split: "train", directory: options.outputDirectory) == cases.flatMap { $0.ids + [0] })
+        #expect(manifest.settings.tokenizer.sha256 == "2b83dfe1f5bfbba9cb845622ee89aa5f794de39e1cfe5512c01a43a8d3905e18")
+        #expect(manifest.settings.tokenWidth == 2)
+    }
+
+    @Test func tokenizerWithoutEndOfTextIsRefusedByName() throws {
+        let directory = try makeTemporaryDirectory()
+        try writeFile(directory + "/a.jsonl", Array(jsonLine("text", "S").utf8))
+        let path = directory + "/tokenizer.json"
+        try writeFile(path, Array(tinyTokenizerJSON(vocabulary: [], merges: "[]").utf8))
+        let loaded = try LoadedTokenizer(named: path)
+        let preparation = DataPreparation(options: PrepareOptions(inputs: [directory + "/a.jsonl"], outputDirectory: directory + "/t"),
+                                          tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity)
+        #expect(throws: DataError.invalidArgument(
+            "\(path): the tokenizer has no <|endoftext|> token, which prepare puts after every document")) { _ = try preparation.run() }
+    }
+
+    @Test func plainTextLinesAsDocumentsAreRecordedInTheSettings() throws {
+        let directory = try makeTemporaryDirectory()
+        try writeFile(directory + "/a.txt", Array("ab\nc".utf8))
+        var options = PrepareOptions(inputs: [directory + "/a.txt"], outputDirectory: directory + "/tokens")
+        options.validationFraction = 0
+        options.record.plainTextDocuments = .lines
+        let manifest = try prepare(options).manifest
+        #expect(try allTokens(manifest, split: "train", directory: options.outputDirectory) == [97, 98, 10, 256, 99, 256])
+        #expect(manifest.settings.plainTextDocuments == .lines)
+        options.record.plainTextDocuments = .file
+        #expect(throws: DataError.self) { _ = try prepare(options) }
+    }
+
     @Test func unknownInputsAreErrors() throws {
         let directory = try makeTemporaryDirectory()
         try writeFile(directory + "/x.csv", [])

@@ -23,6 +23,21 @@ import Testing
         #expect(try lines([], piece: 10, bufferSize: 10) == [])
     }
 
+    @Test func keepsLineEndingsWhenAsked() throws {
+        let text = Array("one\r\ntwo\n\nthree\r\r\nlast".utf8)
+        for (piece, buffer) in [(1, 1), (3, 2), (100, 100)] {
+            let reader = LineReader(source: MemorySource(text, piece: piece), bufferSize: buffer)
+            var result: [String] = []
+            var line: [UInt8] = []
+            while try reader.readLine(appendingTo: &line, keepingLineEnding: true) {
+                result.append(String(decoding: line, as: UTF8.self))
+                line.removeAll()
+            }
+            #expect(result == ["one\r\n", "two\n", "\n", "three\r\r\n", "last"])
+            #expect(reader.lineNumber == 5)
+        }
+    }
+
     @Test func linesLongerThanTheBufferArriveWhole() throws {
         let long = String(repeating: "x", count: 100_000)
         let text = Array("short\n\(long)\n\(long)y".utf8)

@@ -30,6 +30,17 @@ import Testing
             Document(text: "x = \"q\"\t\u{1}\n", source: "Py"), Document(text: "print(1)\n", source: "Py"),
             Document(text: "licence one", source: "Lic"), Document(text: "licence two", source: "Lic"),
         ])
+        #expect(summary.unchanged.isEmpty)
+
+        // Building again gives the same bytes, so the files (and their times) are left alone.
+        let past = Date(timeIntervalSince1970: 1_000_000_000)
+        for file in summary.files { try FileManager.default.setAttributes([.modificationDate: past], ofItemAtPath: file) }
+        let again = try SampleDataset.build(directory: out, sources: sources, shardBytes: 20, validationEvery: 2,
+                                            minimumBytes: 10, minimumSources: 2)
+        #expect(again.unchanged == summary.files)
+        #expect(try again.files.map { try FileManager.default.attributesOfItem(atPath: $0)[.modificationDate] as? Date } == [past, past])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["train-00000.jsonl.zst", "val-00000.jsonl.zst"])
+
         #expect(throws: DataError.self) {
             _ = try SampleDataset.build(directory: out, sources: sources, minimumBytes: 10_000, minimumSources: 2)
         }

@@ -84,6 +84,25 @@ import Testing
         }
     }
 
+    @Test func plainTextLinesAreDocumentsWithTheirLineEndings() throws {
+        let directory = try makeTemporaryDirectory()
+        let text = "Chapter 1\r\n\nIt was a dark night.\nno newline"
+        try writeFile(directory + "/a.txt", Array(text.utf8))
+        try writeFile(directory + "/b.txt.zst", zstdFrame(Array(text.utf8)))
+        try writeFile(directory + "/bad.txt", Array("fine\n".utf8) + [0x61, 0xC3, 0x0A] + Array("fine\n".utf8))
+        let options = RecordOptions(plainTextDocuments: .lines)
+        for name in ["a.txt", "b.txt.zst"] {
+            let reader = try ShardReader(path: directory + "/" + name, options: options, bufferSize: 4)
+            #expect(try documents(reader).map(\.text) == ["Chapter 1\r\n", "\n", "It was a dark night.\n", "no newline"])
+        }
+        #expect(throws: DataError.badRecord(path: directory + "/bad.txt", line: 2, reason: .invalidUTF8)) {
+            _ = try documents(ShardReader(path: directory + "/bad.txt", options: options))
+        }
+        let skipping = try ShardReader(path: directory + "/bad.txt", options: RecordOptions(policy: .skip, plainTextDocuments: .lines))
+        #expect(try documents(skipping).map(\.text) == ["fine\n", "fine\n"])
+        #expect(skipping.skipped.bad == ["invalidUTF8": 1])
+    }
+
     @Test func unknownExtensionIsAnError() throws {
         #expect(throws: DataError.self) { _ = try ShardReader(path: "data.parquet") }
     }
