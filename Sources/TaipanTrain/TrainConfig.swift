@@ -540,9 +540,11 @@ public struct TrainConfig: Equatable, Sendable {
         if !(schedule.decayFraction >= 0 && schedule.decayFraction <= 1) {
             return ("schedule.decay_fraction", "schedule.decay_fraction: must be in [0, 1] (got \(schedule.decayFraction))")
         }
-        if schedule.kind == .wsd, schedule.warmupSteps + Int(schedule.decayFraction * Double(training.maxSteps)) > training.maxSteps {
-            return ("schedule.decay_fraction",
-                    "schedule.decay_fraction: warmup (\(schedule.warmupSteps) steps) and decay (\(schedule.decayFraction) of \(training.maxSteps) steps) overlap")
+        let decaySteps = Int(schedule.decayFraction * Double(training.maxSteps))
+        if schedule.kind == .wsd, schedule.warmupSteps + decaySteps > training.maxSteps {
+            return ("schedule.warmup_steps",
+                    "schedule.warmup_steps: \(schedule.warmupSteps) warmup steps and wsd's \(decaySteps) decay steps "
+                    + "(decay_fraction \(schedule.decayFraction)) do not fit in train.max_steps \(training.maxSteps)")
         }
         if training.batchSize.multipliedReportingOverflow(by: training.gradientAccumulation).overflow
             || (training.batchSize * training.gradientAccumulation).multipliedReportingOverflow(by: data.sequenceLength).overflow {
