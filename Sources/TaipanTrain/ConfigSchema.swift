@@ -395,7 +395,7 @@ public enum ConfigSchema {
         if let section {
             guard let known = sections.first(where: { $0.name == section }) else {
                 throw TrainConfigError(
-                    source: "taipan config explain", key: nil,
+                    source: nil, key: nil,
                     message: "unknown section [\(section)]" + suggestion(for: section, among: sections.map(\.name), brackets: true))
             }
             shown = [known]

@@ -262,8 +262,10 @@ public struct TrainConfig: Equatable, Sendable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            let reason = FileManager.default.fileExists(atPath: path)
-                ? "cannot be read as UTF-8 text" : "no such file"
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            let reason = !exists ? "no such file" : isDirectory.boolValue ? "is a directory, not a TOML file"
+                : "cannot be read as UTF-8 text"
             throw TrainConfigError(source: path, key: nil, message: reason)
         }
         return try parse(toml: text, source: path, overrides: overrides)
@@ -284,7 +286,13 @@ public struct TrainConfig: Equatable, Sendable {
         for (sectionName, sectionValue) in document {
             guard case .table(let entries) = sectionValue else {
                 let line = keyLine(key: sectionName, section: "", in: lines)
-                problems.append(outsideSectionError(sectionName, source: source, line: line))
+                if ConfigSchema.sections.contains(where: { $0.name == sectionName }) {
+                    problems.append(TrainConfigError(
+                        source: source, line: line ?? arrayHeaderLine(sectionName, in: lines), key: sectionName,
+                        message: "\(sectionName) must be one table, [\(sectionName)], not \(sectionValue) (\(sectionValue.typeName))"))
+                } else {
+                    problems.append(outsideSectionError(sectionName, source: source, line: line))
+                }
                 continue
             }
             guard ConfigSchema.sections.contains(where: { $0.name == sectionName }) else {
@@ -424,6 +432,11 @@ public struct TrainConfig: Equatable, Sendable {
         lines.firstIndex { headerName($0) == section }.map { $0 + 1 }
     }
 
+    /// The line of the first `[[section]]` header, found by a plain scan of the text.
+    private static func arrayHeaderLine(_ section: String, in lines: [String]) -> Int? {
+        lines.firstIndex { $0.filter { $0 != " " && $0 != "\t" } == "[[\(section)]]" }.map { $0 + 1 }
+    }
+
     /// The line where `key` is assigned inside `[section]` (`""` for the root), found by a
     /// plain scan of the text; `nil` for forms the scan does not follow, such as dotted keys.
     private static func keyLine(key: String, section: String, in lines: [String]) -> Int? {
@@ -497,6 +510,11 @@ public struct TrainConfig: Equatable, Sendable {
         }
         if data.train.isEmpty {
             return ("data.train", "data.train: no training input given")
+        }
+        let rawSuffixes = [".jsonl", ".jsonl.zst", ".txt", ".txt.zst"]
+        if data.tokenizer.isEmpty, let raw = data.train.first(where: { input in rawSuffixes.contains { input.hasSuffix($0) } }) {
+            return ("data.tokenizer",
+                    "data.tokenizer: needed to tokenise the text input \(ConfigValue.quoted(raw)) (\"byte\" or a tokenizer.json path)")
         }
         let nonEmpty: [(String, [String])] = [
             ("data.train", data.train), ("data.validation", data.validation),

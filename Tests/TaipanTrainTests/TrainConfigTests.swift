@@ -212,6 +212,8 @@ private func temporaryDirectory() throws -> URL {
         let missing = directory.appendingPathComponent("missing.toml").path
         #expect(errorMessage { () throws(TrainConfigError) in _ = try TrainConfig.load(path: missing) }
                 == "\(missing): no such file")
+        #expect(errorMessage { () throws(TrainConfigError) in _ = try TrainConfig.load(path: directory.path) }
+                == "\(directory.path): is a directory, not a TOML file")
     }
 
     @Test func overrides() throws {
@@ -282,6 +284,8 @@ private func temporaryDirectory() throws -> URL {
                 == "test.toml:4: model.hidden_size: expected an integer, got 1979-05-27 (date)")
         #expect(parseError("[train]\nbatch_size = 8\n[train]\n").hasPrefix("test.toml:3: invalid TOML"))
         #expect(parseError("[train\n").hasPrefix("test.toml:1: invalid TOML"))
+        #expect(parseError(prefix + "[[train]]\nseed = 1\n")
+                == "test.toml:3: train must be one table, [train], not [{ seed = 1 }] (array)")
     }
 
     @Test func inconsistentValues() {
@@ -311,6 +315,8 @@ private func temporaryDirectory() throws -> URL {
             #expect(parseError(text + "\n", overrides: ["data.train=[\"a\"]"]) == message)
         }
         #expect(parseError("[train]\nseed = 1\n") == "test.toml: data.train: no training input given")
+        #expect(parseError("[data]\ntrain = [\"shards/\", \"more/a.jsonl.zst\"]\n")
+                == "test.toml: data.tokenizer: needed to tokenise the text input \"more/a.jsonl.zst\" (\"byte\" or a tokenizer.json path)")
     }
 
     @Test func overrideErrors() {
@@ -421,7 +427,7 @@ private func temporaryDirectory() throws -> URL {
         let section = try ConfigSchema.explanation(section: "log")
         #expect(section.split(separator: "\n").count == 3)
         #expect(errorMessage { () throws(TrainConfigError) in _ = try ConfigSchema.explanation(section: "logs") }
-                == "taipan config explain: unknown section [logs]; did you mean [log]?")
+                == "unknown section [logs]; did you mean [log]?")
     }
 
     /// Every file in the repository's configs/ directory parses.
