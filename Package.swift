@@ -10,10 +10,12 @@ let package = Package(
         .library(name: "TaipanOptim", targets: ["TaipanOptim"]),
         .library(name: "TaipanData", targets: ["TaipanData"]),
         .library(name: "TaipanCheckpoint", targets: ["TaipanCheckpoint"]),
+        .library(name: "TaipanTrain", targets: ["TaipanTrain"]),
         .executable(name: "taipan", targets: ["TaipanCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // Debian's C libraries, seen through a modulemap and a one-line shim header each.
@@ -29,10 +31,16 @@ let package = Package(
         .target(name: "TaipanOptim", dependencies: ["TaipanTensor"]),
         .target(name: "TaipanData", dependencies: ["CZstd"]),
         .target(name: "TaipanCheckpoint", dependencies: ["TaipanTensor", "TaipanNN"]),
+        .target(
+            name: "TaipanTrain",
+            dependencies: [
+                "TaipanTensor", "TaipanNN", "TaipanData", "TaipanCheckpoint",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]),
         .executableTarget(
             name: "TaipanCLI",
             dependencies: [
-                "CBLAS", "TaipanTensor", "TaipanNN", "TaipanData", "TaipanCheckpoint",
+                "CBLAS", "TaipanTensor", "TaipanNN", "TaipanData", "TaipanCheckpoint", "TaipanTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -45,5 +53,6 @@ let package = Package(
         // Runs the built `taipan` executable end to end.
         .testTarget(name: "TaipanCLITests", dependencies: ["TaipanCLI", "TaipanCheckpoint"]),
         .testTarget(name: "TaipanCheckpointTests", dependencies: ["TaipanCheckpoint", "TaipanNN", "TaipanTensor"]),
+        .testTarget(name: "TaipanTrainTests", dependencies: ["TaipanTrain", "TaipanNN"]),
     ]
 )
