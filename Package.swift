@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "TaipanNN", targets: ["TaipanNN"]),
         .library(name: "TaipanData", targets: ["TaipanData"]),
         .library(name: "TaipanCheckpoint", targets: ["TaipanCheckpoint"]),
+        .library(name: "TaipanTrain", targets: ["TaipanTrain"]),
         .executable(name: "taipan", targets: ["TaipanCLI"]),
     ],
     dependencies: [
@@ -27,6 +28,7 @@ let package = Package(
         .target(name: "TaipanNN", dependencies: ["TaipanTensor"]),
         .target(name: "TaipanData", dependencies: ["CZstd"]),
         .target(name: "TaipanCheckpoint", dependencies: ["TaipanTensor", "TaipanNN"]),
+        .target(name: "TaipanTrain", dependencies: ["TaipanTensor", "TaipanNN", "TaipanData", "TaipanCheckpoint"]),
         .executableTarget(
             name: "TaipanCLI",
             dependencies: [
@@ -42,5 +44,6 @@ let package = Package(
         // Runs the built `taipan` executable end to end.
         .testTarget(name: "TaipanCLITests", dependencies: ["TaipanCLI", "TaipanCheckpoint"]),
         .testTarget(name: "TaipanCheckpointTests", dependencies: ["TaipanCheckpoint", "TaipanNN", "TaipanTensor"]),
+        .testTarget(name: "TaipanTrainTests", dependencies: ["TaipanTrain"]),
     ]
 )
