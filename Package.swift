@@ -34,7 +34,7 @@ let package = Package(
         .target(
             name: "TaipanTrain",
             dependencies: [
-                "TaipanTensor", "TaipanNN", "TaipanData", "TaipanCheckpoint",
+                "TaipanTensor", "TaipanNN", "TaipanOptim", "TaipanData", "TaipanCheckpoint",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
         .executableTarget(
@@ -53,6 +53,6 @@ let package = Package(
         // Runs the built `taipan` executable end to end.
         .testTarget(name: "TaipanCLITests", dependencies: ["TaipanCLI", "TaipanCheckpoint"]),
         .testTarget(name: "TaipanCheckpointTests", dependencies: ["TaipanCheckpoint", "TaipanNN", "TaipanTensor"]),
-        .testTarget(name: "TaipanTrainTests", dependencies: ["TaipanTrain", "TaipanNN"]),
+        .testTarget(name: "TaipanTrainTests", dependencies: ["TaipanTrain", "TaipanNN", "TaipanData", "TaipanCheckpoint", "TaipanTensor"]),
     ]
 )
