@@ -12,6 +12,9 @@ public enum MetricValue: Equatable, Sendable, ExpressibleByIntegerLiteral, Expre
 {
     case int(Int)
     case double(Double)
+    /// Written with the shortest digits that read back to the same `Float` ("3.21", not
+    /// "3.2100000381469727").
+    case float(Float)
     case string(String)
 
     public init(integerLiteral value: Int) { self = .int(value) }
@@ -83,21 +86,29 @@ public final class MetricsLog {
         return "{" + fields.joined(separator: ", ") + "}\n"
     }
 
+    /// `value` as JSON.
     static func json(_ value: MetricValue) -> String {
         switch value {
         case .int(let number):
             return "\(number)"
         case .double(let number):
-            if number.isNaN { return "\"nan\"" }
-            if number.isInfinite { return number > 0 ? "\"inf\"" : "\"-inf\"" }
-            // Swift prints the shortest digits that read back to the same Double, in a form
-            // JSON accepts ("0.0006", "1e-05", "3.0").
-            return "\(number)"
+            return jsonNumber(number, text: "\(number)")
+        case .float(let number):
+            return jsonNumber(Double(number), text: "\(number)")
         case .string(let text):
             return jsonString(text)
         }
     }
 
+    /// `text` for a finite number; Swift prints the shortest digits that read back to the same
+    /// value, in a form JSON accepts ("0.0006", "1e-05", "3.0").
+    private static func jsonNumber(_ number: Double, text: String) -> String {
+        if number.isNaN { return "\"nan\"" }
+        if number.isInfinite { return number > 0 ? "\"inf\"" : "\"-inf\"" }
+        return text
+    }
+
+    /// `text` as a JSON string literal.
     static func jsonString(_ text: String) -> String {
         var output = "\""
         for scalar in text.unicodeScalars {

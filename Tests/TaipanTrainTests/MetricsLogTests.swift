@@ -45,6 +45,13 @@ func steps(_ path: String) throws -> [Int] {
         #expect(lines[0]?["text"] as? String == "x\ty")
     }
 
+    @Test func floatsUseTheirOwnShortestDigits() {
+        #expect(MetricsLog.line(step: 1, kind: "eval", [("loss", .float(3.21)), ("ppl", .float(.nan))])
+            == #"{"step": 1, "kind": "eval", "loss": 3.21, "ppl": "nan"}"# + "\n")
+        #expect(MetricsLog.json(.float(1e-5)) == "1e-05")
+        #expect(MetricsLog.json(.float(-.infinity)) == #""-inf""#)
+    }
+
     @Test func eachLineIsOnDiskOnceAppended() throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
