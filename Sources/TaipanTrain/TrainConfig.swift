@@ -286,7 +286,7 @@ public struct TrainConfig: Equatable, Sendable {
         for (sectionName, sectionValue) in document {
             guard case .table(let entries) = sectionValue else {
                 let line = keyLine(key: sectionName, section: "", in: lines)
-                if ConfigSchema.sections.contains(where: { $0.name == sectionName }) {
+                if isSection(sectionName) {
                     problems.append(TrainConfigError(
                         source: source, line: line ?? arrayHeaderLine(sectionName, in: lines), key: sectionName,
                         message: "\(sectionName) must be one table, [\(sectionName)], not \(sectionValue) (\(sectionValue.typeName))"))
@@ -295,11 +295,8 @@ public struct TrainConfig: Equatable, Sendable {
                 }
                 continue
             }
-            guard ConfigSchema.sections.contains(where: { $0.name == sectionName }) else {
-                problems.append(TrainConfigError(
-                    source: source, line: headerLine(sectionName, in: lines), key: sectionName,
-                    message: "unknown section [\(sectionName)]"
-                        + ConfigSchema.suggestion(for: sectionName, among: ConfigSchema.sections.map(\.name), brackets: true)))
+            guard isSection(sectionName) else {
+                problems.append(unknownSectionError(sectionName, source: source, line: headerLine(sectionName, in: lines)))
                 continue
             }
             for (key, value) in entries {
@@ -320,11 +317,8 @@ public struct TrainConfig: Equatable, Sendable {
             guard parts.count == 2 else {
                 throw outsideSectionError(name, source: "--set \(override)", line: nil)
             }
-            guard ConfigSchema.sections.contains(where: { $0.name == parts[0] }) else {
-                throw TrainConfigError(
-                    source: "--set \(override)", key: name,
-                    message: "unknown section [\(parts[0])]"
-                        + ConfigSchema.suggestion(for: parts[0], among: ConfigSchema.sections.map(\.name), brackets: true))
+            guard isSection(parts[0]) else {
+                throw unknownSectionError(parts[0], source: "--set \(override)", line: nil)
             }
             try config.assign(section: parts[0], key: parts[1], value: value, source: "--set \(override)", line: nil)
             origins[name] = ("--set \(override)", nil)
@@ -417,6 +411,17 @@ public struct TrainConfig: Equatable, Sendable {
         }
         return ConfigSchema.suggestion(
             for: section + "." + key, among: ConfigSchema.fields(inSection: section).map(\.name))
+    }
+
+    private static func isSection(_ name: String) -> Bool {
+        ConfigSchema.sections.contains { $0.name == name }
+    }
+
+    private static func unknownSectionError(_ name: String, source: String, line: Int?) -> TrainConfigError {
+        TrainConfigError(
+            source: source, line: line, key: name,
+            message: "unknown section [\(name)]"
+                + ConfigSchema.suggestion(for: name, among: ConfigSchema.sections.map(\.name), brackets: true))
     }
 
     /// The error for a key written outside any section (a TOML root key, or `--set key=value`).

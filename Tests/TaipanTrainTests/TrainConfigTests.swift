@@ -43,7 +43,7 @@ private let everyKeyText = """
     text_field = "content"
     source_field = "meta.redpajama_set_name"
     bad_records = "skip"
-    cache_dir = "/tmp/cache"
+    cache_dir = "scratch/token-cache"
 
     [optimizer]
     learning_rate = 3e-4
@@ -183,7 +183,7 @@ private func temporaryDirectory() throws -> URL {
         #expect(config.data.validation == ["pile/val.jsonl.zst"] && config.data.validationFraction == 0.05)
         #expect(config.data.tokenizer == "tokenizers/neox/tokenizer.json" && config.data.sequenceLength == 2048)
         #expect(config.data.textField == "content" && config.data.sourceField == "meta.redpajama_set_name")
-        #expect(config.data.badRecords == .skip && config.data.cacheDirectory == "/tmp/cache")
+        #expect(config.data.badRecords == .skip && config.data.cacheDirectory == "scratch/token-cache")
         #expect(config.optimizer.learningRate == 3e-4 && config.optimizer.beta1 == 0.8 && config.optimizer.beta2 == 0.99)
         #expect(config.optimizer.epsilon == 1e-6 && config.optimizer.weightDecay == 0.01)
         #expect(config.optimizer.noDecay == ["*.D"] && config.optimizer.gradientClip == 0.5)
