@@ -6,5 +6,5 @@ import ArgumentParser
 struct Taipan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train, fine-tune, evaluate and run Mamba language models on the CPU.",
-        subcommands: [ModelCommand.self, GenerateCommand.self, Tokenize.self, TokenizerCommand.self, DataCommand.self, ConfigCommand.self, Bench.self])
+        subcommands: [TrainCommand.self, EvalCommand.self, ModelCommand.self, GenerateCommand.self, Tokenize.self, TokenizerCommand.self, DataCommand.self, ConfigCommand.self, Bench.self])
 }

@@ -9,6 +9,7 @@
 // (Gu & Dao, 2023, appendix E.2) trains with.
 
 import Foundation
+import TaipanOptim
 import TOMLKit
 import TaipanData
 import TaipanNN
@@ -642,33 +643,6 @@ public struct TrainConfig: Equatable, Sendable {
         return paths
     }
 
-    /// Whether `name` matches `pattern`, where `*` matches any text (dots included) and every
-    /// other character itself: `*.A_log` matches `backbone.layers.0.mixer.A_log`.
-    public static func name(_ name: String, matches pattern: String) -> Bool {
-        let text = Array(name.unicodeScalars), pattern = Array(pattern.unicodeScalars)
-        var textIndex = 0, patternIndex = 0
-        // Where the last `*` was seen, and the text position it currently stands up to.
-        var star: Int? = nil, starText = 0
-        while textIndex < text.count {
-            if patternIndex < pattern.count, pattern[patternIndex] == "*" {
-                star = patternIndex
-                starText = textIndex
-                patternIndex += 1
-            } else if patternIndex < pattern.count, pattern[patternIndex] == text[textIndex] {
-                patternIndex += 1
-                textIndex += 1
-            } else if let star {
-                patternIndex = star + 1
-                starText += 1
-                textIndex = starText
-            } else {
-                return false
-            }
-        }
-        while patternIndex < pattern.count, pattern[patternIndex] == "*" { patternIndex += 1 }
-        return patternIndex == pattern.count
-    }
-
     // MARK: Comparing and writing
 
     /// Every field as TOML, section by section in schema order, defaults included; parsing it
@@ -694,7 +668,7 @@ public struct TrainConfig: Equatable, Sendable {
     /// `keysChangeableOnResume`.
     public func differencesBlockingResume(from other: TrainConfig) -> [String] {
         differences(from: other).filter { name in
-            !Self.keysChangeableOnResume.contains { Self.name(name, matches: $0) }
+            !Self.keysChangeableOnResume.map(NamePattern.init).anyMatches(name)
         }
     }
 }

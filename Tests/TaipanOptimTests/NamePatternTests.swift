@@ -14,6 +14,7 @@ import Testing
         #expect(NamePattern("lm_head.weight").matches("lm_head.weight"))
         #expect(!NamePattern("lm_head").matches("lm_head.weight"))
         #expect(NamePattern("*").matches(""))
+        #expect(NamePattern("eval.*").matches("eval.interval") && !NamePattern("eval.*").matches("train.max_steps"))
         #expect(NamePattern("a*b*c").matches("abc") && NamePattern("a*b*c").matches("axxbyyc") && !NamePattern("a*b*c").matches("acb"))
     }
 }

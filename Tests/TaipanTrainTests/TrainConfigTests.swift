@@ -384,21 +384,6 @@ private func temporaryDirectory() throws -> URL {
                 == "model.vocab_size: 50280 is smaller than the tokenizer's vocabulary of 50281 ids")
     }
 
-    @Test func namePatterns() {
-        #expect(TrainConfig.name("backbone.layers.0.mixer.A_log", matches: "*.A_log"))
-        #expect(TrainConfig.name("backbone.layers.11.mixer.D", matches: "*.D"))
-        #expect(!TrainConfig.name("backbone.layers.11.mixer.dt_proj.weight", matches: "*.D"))
-        #expect(TrainConfig.name("backbone.layers.0.mixer.conv1d.bias", matches: "*bias"))
-        #expect(TrainConfig.name("backbone.norm_f.weight", matches: "*norm*"))
-        #expect(TrainConfig.name("backbone.layers.3.norm.weight", matches: "*norm*"))
-        #expect(!TrainConfig.name("backbone.embeddings.weight", matches: "*norm*"))
-        #expect(TrainConfig.name("eval.interval", matches: "eval.*"))
-        #expect(!TrainConfig.name("train.max_steps", matches: "eval.*"))
-        #expect(TrainConfig.name("abcabd", matches: "a*b*d"))
-        #expect(!TrainConfig.name("abcabe", matches: "a*b*d"))
-        #expect(TrainConfig.name("", matches: "*") && !TrainConfig.name("", matches: "?"))
-    }
-
     @Test func globExpansion() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -1,0 +1,36 @@
+// TrainCommand.swift — `taipan train CONFIG`: pretrain or fine-tune from a TOML config,
+// or continue a run with `--resume`.
+
+import ArgumentParser
+import Foundation
+import TaipanTrain
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Train a model from a TOML config (see `taipan config explain`).")
+
+    @Argument(help: "The TOML config file.") var config: String
+    @Option(name: .customLong("set"), help: "Override a config value: section.key=value (repeatable).") var overrides: [String] = []
+    @Flag(help: "Continue from the newest complete checkpoint in the run directory.") var resume = false
+    @Flag(help: "Delete the run directory's checkpoints and logs and start over.") var force = false
+
+    func validate() throws {
+        if resume && force { throw ValidationError("--resume and --force exclude each other") }
+    }
+
+    func run() throws {
+        let configuration = try TrainConfig.load(path: config, overrides: overrides)
+        let trainer = try Trainer(config: configuration, start: resume ? .resume : force ? .force : .fresh)
+        let summary = try trainer.run()
+        var lines = ["trained \(summary.steps) steps, \(summary.tokensSeen.formatted()) tokens, \(Int(summary.tokensPerSecond.rounded()).formatted()) tokens/s (median step)"]
+        if let first = summary.firstLoss, let last = summary.lastLoss {
+            lines.append(String(format: "training loss %.4f → %.4f", first, last))
+        }
+        if let validation = summary.validationLoss {
+            lines.append(String(format: "validation loss %.4f, perplexity %.2f", validation, Foundation.exp(validation)))
+        }
+        if let checkpoint = summary.checkpoint { lines.append("checkpoint: \(checkpoint)") }
+        if summary.stoppedEarly { lines.append("stopped early by a signal; continue with: taipan train \(config) --resume") }
+        print(lines.joined(separator: "\n"))
+    }
+}

@@ -1,0 +1,87 @@
+// Evaluation.swift — validation loss and perplexity: of a run while it trains, and of a saved
+// checkpoint or a run's newest checkpoint for `taipan eval`.
+
+import Foundation
+import TaipanCheckpoint
+import TaipanData
+import TaipanNN
+import TaipanTensor
+
+/// A validation result.
+public struct EvaluationResult: Sendable {
+    /// The mean next-token cross-entropy.
+    public var loss: Double
+    public var perplexity: Double { Foundation.exp(loss) }
+    /// The tokens the loss averages over.
+    public var tokens: Int
+    /// The model directory evaluated.
+    public var model: String
+}
+
+public enum Evaluation {
+    /// The mean next-token loss over the first `batches` batches of `batcher` (in order,
+    /// whatever its position), recording no graph.
+    static func validationLoss(model: MambaLM, batcher: Batcher, batches: Int) throws -> Double {
+        let (batchSize, length) = (batcher.batchSize, batcher.sequenceLength)
+        let count = min(batches, batcher.batchesPerEpoch)
+        var total = 0.0
+        try withoutGradients { () throws -> Void in
+            for index in 0..<count {
+                var tokens = [Int32](repeating: 0, count: batchSize * (length + 1))
+                tokens.withUnsafeMutableBufferPointer { batcher.fill($0.baseAddress!, epoch: 0, batch: index) }
+                let (inputs, targets) = Trainer.split(tokens, batchSize: batchSize, length: length)
+                let logits = try model.forward(ids: inputs, batch: batchSize, length: length).logits
+                total += Double(try crossEntropy(logits: logits, targets: targets, reduction: .sum).item)
+            }
+        }
+        return total / Double(count * batchSize * length)
+    }
+
+    /// Evaluates `target`: a checkpoint directory (its `state.json` says which data), or a
+    /// config file (the newest checkpoint of its run, else its `model.init_from`). All
+    /// validation batches are used unless `batches` limits them.
+    public static func run(target: String, overrides: [String] = [], batches: Int? = nil, print: @escaping (String) -> Void = { Swift.print($0) }) throws -> EvaluationResult {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else {
+            throw TrainError.run("\(target): no such config file or checkpoint directory")
+        }
+        let config: TrainConfig
+        let modelDirectory: String
+        if isDirectory.boolValue {
+            let statePath = (target as NSString).appendingPathComponent(TrainState.fileName)
+            let state = try TrainState.read(from: statePath)
+            config = try TrainConfig.parse(toml: state.config, source: statePath, overrides: overrides)
+            modelDirectory = target
+        } else {
+            config = try TrainConfig.load(path: target, overrides: overrides)
+            let store = CheckpointStore(root: (config.training.runDirectory as NSString).appendingPathComponent("checkpoints"))
+            if let latest = store.latestStep {
+                modelDirectory = store.path(step: latest)
+            } else if !config.model.initFrom.isEmpty {
+                modelDirectory = config.model.initFrom
+            } else {
+                throw TrainError.run("\(target): its run \(config.training.runDirectory) has no checkpoint yet and model.init_from is empty: nothing to evaluate")
+            }
+        }
+        Threads.set(config.training.threads > 0 ? config.training.threads : ProcessInfo.processInfo.activeProcessorCount)
+        let cache = config.data.cacheDirectory.isEmpty ? (config.training.runDirectory as NSString).appendingPathComponent("data") : config.data.cacheDirectory
+        let data = try TrainingData.load(config: config, cacheDirectory: cache, threads: Threads.count, log: print)
+        guard !data.validation.isEmpty else {
+            throw TrainError.config("data.validation: the run has no validation data (set data.validation or data.validation_fraction)")
+        }
+        let model = try MambaLM.load(directory: modelDirectory)
+        guard model.config.vocabSize >= data.vocabularySize else {
+            throw TrainError.config("backbone.embeddings.weight: the model's vocabulary (\(model.config.vocabSize)) is smaller than the data's tokenizer (\(data.vocabularySize))")
+        }
+        model.scanCheckpointInterval = config.model.scanCheckpointInterval
+        let batcher: Batcher
+        do {
+            batcher = try Batcher(shards: data.validation, batchSize: config.training.batchSize, sequenceLength: config.data.sequenceLength, seed: 0, shuffle: false)
+        } catch {
+            throw TrainError.config("data.validation: \(error)")
+        }
+        let count = min(batches ?? batcher.batchesPerEpoch, batcher.batchesPerEpoch)
+        let loss = try validationLoss(model: model, batcher: batcher, batches: count)
+        return EvaluationResult(loss: loss, tokens: count * batcher.batchSize * batcher.sequenceLength, model: modelDirectory)
+    }
+}

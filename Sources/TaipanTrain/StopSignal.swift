@@ -1,0 +1,39 @@
+// StopSignal.swift — SIGINT and SIGTERM ask a run to stop cleanly: the current step finishes,
+// a checkpoint is written and the process exits 0. A second signal stops at once (the last
+// complete checkpoint stays valid: saves are staged and renamed).
+
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Watches SIGINT and SIGTERM while it lives.
+final class StopSignal: @unchecked Sendable {
+    private let requested = Atomic<Bool>(false)
+    private var sources: [DispatchSourceSignal] = []
+    private static let signals = [SIGINT, SIGTERM]
+
+    init() {
+        for number in Self.signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                if self.requested.exchange(true, ordering: .relaxed) {
+                    FileHandle.standardError.write(Data("\nsecond signal: stopping now; the last complete checkpoint is kept\n".utf8))
+                    exit(130)
+                }
+                FileHandle.standardError.write(Data("\nstop requested: finishing this step and saving a checkpoint (signal again to quit now)\n".utf8))
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// True once a signal arrived.
+    var isRequested: Bool { requested.load(ordering: .relaxed) }
+
+    deinit {
+        for source in sources { source.cancel() }
+        for number in Self.signals { signal(number, SIG_DFL) }
+    }
+}

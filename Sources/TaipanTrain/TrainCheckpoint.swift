@@ -1,0 +1,72 @@
+// TrainCheckpoint.swift — a training checkpoint: a Hugging Face model directory
+// (`config.json`, `model.safetensors`) plus `optimizer.safetensors` (AdamW's moments as
+// `exp_avg.NAME` / `exp_avg_sq.NAME`, its update count in the metadata) and `state.json`,
+// whose checksums cover the other three. Written through `CheckpointStore`, so it only
+// counts once complete.
+
+import Foundation
+import TaipanCheckpoint
+import TaipanData
+import TaipanNN
+import TaipanOptim
+
+enum TrainCheckpoint {
+    static let optimizerFileName = "optimizer.safetensors"
+    static let checksummedFiles = [configFileName, singleWeightsFileName, optimizerFileName]
+
+    /// Saves `model`, `optimizer` and `state` as the checkpoint of `state.step`.
+    @discardableResult
+    static func save(store: CheckpointStore, model: MambaLM, optimizer: AdamW, state: TrainState) throws -> String {
+        try store.save(step: state.step) { directory in
+            try model.save(directory: directory)
+            var writer = SafeTensorsWriter(metadata: ["format": "taipan-adamw", "update_count": String(optimizer.stepCount)])
+            for slot in optimizer.slots {
+                let count = slot.parameter.count
+                writer.add("exp_avg.\(slot.name)", shape: slot.parameter.shape, floats: UnsafeBufferPointer(start: slot.firstMoment.pointer, count: count))
+                writer.add("exp_avg_sq.\(slot.name)", shape: slot.parameter.shape, floats: UnsafeBufferPointer(start: slot.secondMoment.pointer, count: count))
+            }
+            try writer.write(to: (directory as NSString).appendingPathComponent(optimizerFileName))
+            var state = state
+            for file in checksummedFiles {
+                state.checksums[file] = try fileSHA256(path: (directory as NSString).appendingPathComponent(file))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            let text = String(decoding: try encoder.encode(state), as: UTF8.self) + "\n"
+            try writeAtomically(path: (directory as NSString).appendingPathComponent(TrainState.fileName)) { file throws(CheckpointError) in
+                try file.write(text)
+            }
+        }
+    }
+
+    /// Loads the checkpoint in `directory` into `model` and `optimizer` after checking every
+    /// file against the checksums in its `state.json`; returns the state.
+    static func restore(directory: String, model: MambaLM, optimizer: AdamW) throws -> TrainState {
+        let state = try TrainState.read(from: (directory as NSString).appendingPathComponent(TrainState.fileName))
+        for file in checksummedFiles {
+            let path = (directory as NSString).appendingPathComponent(file)
+            guard let expected = state.checksums[file] else { throw TrainError.run("\(directory)/state.json: no checksum for \(file)") }
+            guard try fileSHA256(path: path) == expected else {
+                throw TrainError.run("\(path): does not match the checksum in state.json (the checkpoint was changed or damaged)")
+            }
+        }
+        let weightsPath = (directory as NSString).appendingPathComponent(singleWeightsFileName)
+        try model.loadParameters(from: try SafeTensorsFile(path: weightsPath), path: weightsPath)
+        let optimizerPath = (directory as NSString).appendingPathComponent(optimizerFileName)
+        let moments = try SafeTensorsFile(path: optimizerPath)
+        guard let updates = moments.metadata["update_count"].flatMap({ Int($0) }) else {
+            throw TrainError.run("\(optimizerPath): no update_count in the metadata")
+        }
+        for slot in optimizer.slots {
+            for (name, tensor) in [("exp_avg.\(slot.name)", slot.firstMoment), ("exp_avg_sq.\(slot.name)", slot.secondMoment)] {
+                guard try moments.info(name).shape == tensor.shape else {
+                    throw TrainError.run("\(optimizerPath): tensor \"\(name)\" has another shape than the model's parameter")
+                }
+                try moments.readFloats(name, into: UnsafeMutableBufferPointer(start: tensor.pointer, count: tensor.count))
+            }
+        }
+        optimizer.restore(stepCount: updates)
+        return state
+    }
+}

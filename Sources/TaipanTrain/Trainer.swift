@@ -1,0 +1,355 @@
+// Trainer.swift — the training loop. It reads top to bottom, as nanoGPT's does:
+// schedule → micro-batches → backward → clip → step → log → evaluate → checkpoint.
+// Everything a resumed run needs (weights, moments, data position, random state, step) is in
+// each checkpoint, and every kernel is deterministic for a fixed thread count, so N steps,
+// a stop, and N more give bit-identical results to 2N steps straight.
+//
+// Dimension letters: B batch size, L sequence length, V vocabulary, A gradient accumulation.
+
+import Foundation
+import TaipanCheckpoint
+import TaipanData
+import TaipanNN
+import TaipanOptim
+import TaipanTensor
+
+/// How `taipan train` treats a run directory that already holds checkpoints.
+public enum StartMode: Sendable {
+    /// Refuse to touch a run directory that has checkpoints.
+    case fresh
+    /// Continue from the newest complete checkpoint.
+    case resume
+    /// Delete the run's checkpoints and logs and start over.
+    case force
+}
+
+/// What a finished run reports.
+public struct TrainSummary: Sendable {
+    public var steps: Int
+    public var tokensSeen: Int
+    public var firstLoss: Double?
+    public var lastLoss: Double?
+    public var validationLoss: Double?
+    public var tokensPerSecond: Double
+    /// True when a signal stopped the run before its last step.
+    public var stoppedEarly: Bool
+    /// The newest complete checkpoint.
+    public var checkpoint: String?
+    /// The training losses of every step, in order (NaN for skipped steps).
+    public var losses: [Double]
+}
+
+/// One training run, set up from a configuration and ready to `run()`.
+public final class Trainer {
+    public let config: TrainConfig
+    public let model: MambaLM
+    let optimizer: AdamW
+    let schedule: LearningRateSchedule
+    let batcher: Batcher
+    let validation: Batcher?
+    let data: TrainingData
+    let store: CheckpointStore
+    let log: TrainingLog
+    /// Parameters that train (not frozen), in the model's order.
+    let trainable: [Tensor]
+    var state: TrainState
+    var generator: SeededGenerator
+    /// Updates the run takes in all.
+    public let totalSteps: Int
+
+    /// Sets up a run from `config`. `print` receives the progress lines.
+    public init(config: TrainConfig, start: StartMode, print: @escaping (String) -> Void = { Swift.print($0) }) throws {
+        try config.validate()
+        self.config = config
+        let runDirectory = config.training.runDirectory
+        store = CheckpointStore(root: (runDirectory as NSString).appendingPathComponent("checkpoints"))
+        let resumeFrom = try Self.prepareRunDirectory(runDirectory, store: store, start: start)
+        Threads.set(config.training.threads > 0 ? config.training.threads : ProcessInfo.processInfo.activeProcessorCount)
+
+        let cache = config.data.cacheDirectory.isEmpty ? (runDirectory as NSString).appendingPathComponent("data") : config.data.cacheDirectory
+        data = try TrainingData.load(config: config, cacheDirectory: cache, threads: Threads.count, log: print)
+
+        generator = SeededGenerator(seed: UInt64(config.training.seed))
+        model = try Self.buildModel(config: config, data: data, resumeFrom: resumeFrom, generator: &generator)
+        model.scanCheckpointInterval = config.model.scanCheckpointInterval
+        let frozen = config.training.frozen.map(NamePattern.init)
+        var trainableNamed: [(name: String, tensor: Tensor)] = []
+        for (name, parameter) in model.namedParameters {
+            parameter.requiresGrad = !frozen.anyMatches(name)
+            if parameter.requiresGrad { trainableNamed.append((name, parameter)) }
+        }
+        guard !trainableNamed.isEmpty else { throw TrainError.config("train.frozen: every parameter is frozen; nothing would train") }
+        trainable = trainableNamed.map(\.tensor)
+        let o = config.optimizer
+        optimizer = AdamW(
+            parameters: trainableNamed,
+            hyperparameters: .init(beta1: Float(o.beta1), beta2: Float(o.beta2), epsilon: Float(o.epsilon), weightDecay: Float(o.weightDecay)),
+            noDecay: o.noDecay.map(NamePattern.init))
+
+        let (batchSize, length) = (config.training.batchSize, config.data.sequenceLength)
+        do {
+            batcher = try Batcher(shards: data.train, batchSize: batchSize, sequenceLength: length, seed: UInt64(config.training.seed))
+        } catch {
+            throw TrainError.config("data.train: \(error) — lower train.batch_size or data.sequence_length, or add data")
+        }
+        if data.validation.isEmpty {
+            validation = nil
+        } else {
+            do {
+                validation = try Batcher(shards: data.validation, batchSize: batchSize, sequenceLength: length, seed: 0, shuffle: false)
+            } catch {
+                print("note: no evaluation: the validation data is too small for one batch (\(error))")
+                validation = nil
+            }
+        }
+        let tokensPerStep = batchSize * length * config.training.gradientAccumulation
+        var steps = config.training.maxSteps
+        if config.training.maxTokens > 0 { steps = min(steps, (config.training.maxTokens + tokensPerStep - 1) / tokensPerStep) }
+        totalSteps = steps
+        let s = config.schedule
+        schedule = LearningRateSchedule(
+            kind: LearningRateSchedule.Kind(rawValue: s.kind.rawValue) ?? .cosine, peak: o.learningRate, floor: s.minimumLearningRate, warmupSteps: s.warmupSteps,
+            totalSteps: steps, decayFraction: s.decayFraction)
+
+        state = TrainState(
+            step: 0, tokensSeen: 0, badStepsInARow: 0, randomState: generator.state, dataPosition: batcher.position,
+            learningRate: 0, threads: Threads.count, config: config.resolvedTOML(), checksums: [:])
+        if let resumeFrom {
+            state = try TrainCheckpoint.restore(directory: resumeFrom, model: model, optimizer: optimizer)
+            try Self.checkResumable(saved: state, current: config, directory: resumeFrom)
+            try batcher.restore(state.dataPosition)
+            generator = try SeededGenerator(state: state.randomState)
+            if state.threads != Threads.count {
+                print("warning: the checkpoint was written with \(state.threads) threads and this run uses \(Threads.count): results will not be bit-identical to an uninterrupted run")
+            }
+            state.config = config.resolvedTOML()
+        }
+        log = try TrainingLog(
+            runDirectory: runDirectory, config: config, resumedAt: resumeFrom == nil ? nil : state.step, print: print)
+        log.message("model: \(model.parameterCount.formatted()) parameters (\(trainable.count) of \(model.namedParameters.count) tensors train), vocabulary \(model.config.vocabSize), \(model.config.layerCount) layers, hidden \(model.config.hiddenSize)")
+        log.message("data: \(data.train.reduce(0) { $0 + $1.tokenCount }.formatted()) training tokens, \(batcher.batchesPerEpoch) batches per epoch; \(tokensPerStep) tokens per step; \(steps) steps")
+        if let resumeFrom { log.message("resumed from \(resumeFrom) at step \(state.step)") }
+    }
+
+    /// Runs until the last step, a stop signal, or (when given) step `pause`, where it saves a
+    /// checkpoint and returns as a signal would; returns what happened.
+    @discardableResult
+    public func run(pausingAt pause: Int? = nil) throws -> TrainSummary {
+        let stop = StopSignal()
+        let targetsPerStep = config.training.batchSize * config.data.sequenceLength * config.training.gradientAccumulation
+        let flopsPerToken = Self.trainingFlopsPerToken(model.config)
+        let peak = Self.measureMatmulPeak()
+        log.message(String(format: "matmul peak this run: %.1f GFLOP/s; model: %.1f MFLOP per token (forward + backward)", peak / 1e9, flopsPerToken / 1e6))
+        var losses: [Double] = []
+        var stepSeconds: [Double] = []
+        var lastCheckpoint: String? = store.latestStep.map(store.path(step:))
+        var savedAtStep = store.latestStep
+        var lastValidation: Double?
+
+        func stopping() -> Bool { stop.isRequested || (pause.map { state.step >= $0 } ?? false) }
+        while state.step < totalSteps && !stopping() {
+            let started = DispatchTime.now().uptimeNanoseconds
+            // Schedule.
+            let learningRate = schedule.rate(at: state.step)
+            // Micro-batches → backward.
+            let loss = try accumulateGradients()
+            // Clip, then step — unless the loss or the gradient is not finite.
+            let norm = clipGradients(trainable, maxNorm: config.optimizer.gradientClip)
+            if loss.isFinite && norm.isFinite {
+                optimizer.step(learningRate: Float(learningRate))
+                state.badStepsInARow = 0
+            } else {
+                state.badStepsInARow += 1
+                log.message("step \(state.step + 1): loss \(loss), gradient norm \(norm): update skipped (\(state.badStepsInARow) in a row)")
+                if state.badStepsInARow >= config.training.maxBadSteps {
+                    throw TrainError.diverged(
+                        "stopped after \(state.badStepsInARow) steps in a row with a non-finite loss or gradient; the last good checkpoint is \(lastCheckpoint ?? "none") — lower optimizer.learning_rate or raise optimizer.gradient_clip's strictness")
+                }
+            }
+            state.step += 1
+            state.tokensSeen += targetsPerStep
+            state.learningRate = learningRate
+            state.dataPosition = batcher.position
+            losses.append(loss.isFinite ? loss : .nan)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            stepSeconds.append(seconds)
+
+            // Log.
+            if state.step % config.logging.interval == 0 || state.step == totalSteps || state.step == 1 {
+                let recent = stepSeconds.suffix(config.logging.interval).sorted()
+                let median = recent[recent.count / 2]
+                let tokensPerSecond = Double(targetsPerStep) / median
+                log.trainStep(
+                    step: state.step, totalSteps: totalSteps, loss: loss, learningRate: learningRate, gradientNorm: norm,
+                    tokensPerSecond: tokensPerSecond, utilisation: tokensPerSecond * flopsPerToken / peak,
+                    secondsLeft: median * Double(totalSteps - state.step), tokensSeen: state.tokensSeen)
+            }
+            // Evaluate.
+            if config.evaluation.interval > 0 && state.step % config.evaluation.interval == 0 && state.step < totalSteps {
+                lastValidation = try evaluate()
+            }
+            // Checkpoint.
+            if config.checkpoint.interval > 0 && state.step % config.checkpoint.interval == 0 && state.step < totalSteps {
+                lastCheckpoint = try saveCheckpoint()
+                savedAtStep = state.step
+            }
+        }
+        let finished = state.step == totalSteps && !stopping()
+        if finished { lastValidation = try evaluate() ?? lastValidation }
+        if savedAtStep != state.step { lastCheckpoint = try saveCheckpoint() }
+        if finished { try writeSample() }
+        let medianStep = stepSeconds.sorted().dropFirst(stepSeconds.count / 2).first ?? 0
+        return TrainSummary(
+            steps: state.step, tokensSeen: state.tokensSeen, firstLoss: losses.first, lastLoss: losses.last,
+            validationLoss: lastValidation, tokensPerSecond: medianStep > 0 ? Double(targetsPerStep) / medianStep : 0,
+            stoppedEarly: !finished, checkpoint: lastCheckpoint, losses: losses)
+    }
+
+    /// Runs the step's A micro-batches forward and backward and returns the mean loss. Each
+    /// adds the gradient of its summed loss divided by all targets of the step, so A
+    /// micro-batches of B add up to the gradient of one batch of A·B.
+    func accumulateGradients() throws -> Double {
+        let (batchSize, length, accumulation) = (config.training.batchSize, config.data.sequenceLength, config.training.gradientAccumulation)
+        let targetsPerStep = batchSize * length * accumulation
+        model.zeroGradients()
+        var lossSum = 0.0
+        for _ in 0..<accumulation {
+            let batch = batcher.next()
+            let (inputs, targets) = Self.split(batch.tokens, batchSize: batchSize, length: length)
+            let logits = try model.forward(ids: inputs, batch: batchSize, length: length).logits
+            let loss = try crossEntropy(logits: logits, targets: targets, reduction: .sum)
+            lossSum += Double(loss.item)
+            (loss * (1 / Float(targetsPerStep))).backward()
+        }
+        return lossSum / Double(targetsPerStep)
+    }
+
+    /// Mean validation loss over the first `eval.batches` validation batches (nil without
+    /// validation data); logged with its perplexity.
+    @discardableResult
+    func evaluate() throws -> Double? {
+        guard let validation else { return nil }
+        let loss = try Evaluation.validationLoss(model: model, batcher: validation, batches: config.evaluation.batches)
+        log.evaluation(step: state.step, loss: loss)
+        return loss
+    }
+
+    /// Saves the current state as a checkpoint and prunes old ones; returns its path.
+    func saveCheckpoint() throws -> String {
+        state.randomState = generator.state
+        let path = try TrainCheckpoint.save(store: store, model: model, optimizer: optimizer, state: state)
+        store.prune(keepLast: config.checkpoint.keepLast, keepEvery: config.checkpoint.keepEvery)
+        log.message("checkpoint: \(path)")
+        return path
+    }
+
+    /// Prints a text sample from the model (when a tokenizer is available).
+    func writeSample() throws {
+        guard let tokenizer = data.tokenizer, config.evaluation.sampleTokens > 0 else { return }
+        let prompt = config.evaluation.samplePrompt.isEmpty ? [data.endOfText] : tokenizer.encode(config.evaluation.samplePrompt)
+        guard !prompt.isEmpty, prompt.allSatisfy({ Int($0) < model.config.vocabSize }) else { return }
+        let options = SamplingOptions(
+            temperature: Float(config.evaluation.sampleTemperature), topK: config.evaluation.sampleTopK,
+            stopTokens: [data.endOfText], maxNewTokens: config.evaluation.sampleTokens)
+        let generated = try model.generate(prompt: prompt, options: options, generator: &generator)
+        let text = (try? tokenizer.decode(generated.filter { $0 != data.endOfText })) ?? ""
+        log.sample(step: state.step, prompt: config.evaluation.samplePrompt, text: text)
+    }
+
+    /// Inputs (B·L) and next-token targets (B·L) from windows of L + 1 ids.
+    static func split(_ tokens: [Int32], batchSize: Int, length: Int) -> (inputs: [Int32], targets: [Int32]) {
+        var inputs = [Int32](), targets = [Int32]()
+        inputs.reserveCapacity(batchSize * length)
+        targets.reserveCapacity(batchSize * length)
+        for b in 0..<batchSize {
+            let row = b * (length + 1)
+            inputs.append(contentsOf: tokens[row..<(row + length)])
+            targets.append(contentsOf: tokens[(row + 1)...(row + length)])
+        }
+        return (inputs, targets)
+    }
+
+    /// FLOPs of one training token: 6 per matmul weight (forward 2, backward 4), the head
+    /// included, plus the scan's elementwise work (about 18 per state element a layer).
+    static func trainingFlopsPerToken(_ c: MambaConfig) -> Double {
+        let (d, e, n, r) = (Double(c.hiddenSize), Double(c.intermediateSize), Double(c.stateSize), Double(c.timeStepRank))
+        let perLayer = 2 * e * d + (r + 2 * n) * e + e * r + d * e
+        let matmulWeights = Double(c.layerCount) * perLayer + Double(c.vocabSize) * d
+        return 6 * matmulWeights + 18 * Double(c.layerCount) * e * n
+    }
+
+    /// GFLOP/s of a 1024³ sgemm on this machine now (median of 5), the yardstick of MFU.
+    static func measureMatmulPeak() -> Double {
+        let size = 1024
+        var generator = SeededGenerator(seed: 1)
+        let a = Tensor(uniform: [size, size], generator: &generator), b = Tensor(uniform: [size, size], generator: &generator)
+        let c = Tensor(zeros: [size, size])
+        var times: [Double] = []
+        for _ in 0..<5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            sgemm(transposeA: false, transposeB: false, m: size, n: size, k: size, a: a.pointer, lda: size, b: b.pointer, ldb: size, c: c.pointer, ldc: size)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return 2 * Double(size * size * size) / times.sorted()[2]
+    }
+
+    /// Builds the model: from the resumed checkpoint, from `model.init_from`, from
+    /// `model.config`, or fresh from the `[model]` section.
+    static func buildModel(config: TrainConfig, data: TrainingData, resumeFrom: String?, generator: inout SeededGenerator) throws -> MambaLM {
+        let model: MambaLM
+        if let resumeFrom {
+            model = try MambaLM.load(directory: resumeFrom)
+        } else if !config.model.initFrom.isEmpty {
+            model = try MambaLM.load(directory: config.model.initFrom)
+        } else if !config.model.configFile.isEmpty {
+            model = MambaLM(config: try MambaConfig.read(contentsOf: config.model.configFile), generator: &generator)
+        } else {
+            let architecture = try config.mambaConfig(vocabularySize: data.vocabularySize)
+            model = MambaLM(config: architecture, generator: &generator)
+        }
+        guard model.config.vocabSize >= data.vocabularySize else {
+            throw TrainError.config(
+                "backbone.embeddings.weight: the model's vocabulary (\(model.config.vocabSize)) is smaller than the tokenizer's (\(data.vocabularySize)); use a model made for this tokenizer")
+        }
+        return model
+    }
+
+    /// Checks the run directory against the start mode; returns the checkpoint to resume from.
+    static func prepareRunDirectory(_ directory: String, store: CheckpointStore, start: StartMode) throws -> String? {
+        let latest = store.latestStep
+        switch start {
+        case .fresh:
+            if let latest {
+                throw TrainError.run(
+                    "\(directory) already holds checkpoints (newest: step \(latest)); pass --resume to continue that run or --force to delete it and start over")
+            }
+            return nil
+        case .resume:
+            guard let latest else {
+                throw TrainError.run("--resume: \(directory) holds no complete checkpoint to resume from; run without --resume to start")
+            }
+            return store.path(step: latest)
+        case .force:
+            let manager = FileManager.default
+            try? manager.removeItem(atPath: store.root)
+            for name in (try? manager.contentsOfDirectory(atPath: directory)) ?? []
+            where name == TrainingLog.metricsFileName || name.hasPrefix("events.out.tfevents.") {
+                try? manager.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
+            }
+            return nil
+        }
+    }
+
+    /// Refuses a resume whose configuration changed beyond step limits, intervals and logging.
+    static func checkResumable(saved: TrainState, current: TrainConfig, directory: String) throws {
+        let previous: TrainConfig
+        do { previous = try TrainConfig.parse(toml: saved.config, source: "\(directory)/state.json") } catch {
+            throw TrainError.run("\(directory)/state.json: the saved configuration cannot be read: \(error)")
+        }
+        let changed = current.differencesBlockingResume(from: previous)
+        guard changed.isEmpty else {
+            throw TrainError.config(
+                "--resume: the configuration changed since the checkpoint (\(changed.joined(separator: ", "))); only \(TrainConfig.keysChangeableOnResume.joined(separator: ", ")) may change. Start a new run (another train.run_dir) or use --force")
+        }
+    }
+}

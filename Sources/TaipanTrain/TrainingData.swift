@@ -1,0 +1,77 @@
+// TrainingData.swift — the token shards a run reads: either a token directory prepared by
+// `taipan data prepare`, or raw text shards that are prepared here once and cached (a
+// re-run with unchanged inputs finds the cache complete and skips the work).
+
+import Foundation
+import TaipanData
+
+/// The train and validation token shards of a run, and the tokenizer that made them.
+struct TrainingData {
+    let train: [TokenShard]
+    let validation: [TokenShard]
+    /// The tokenizer, when it can be loaded (needed for text samples only).
+    let tokenizer: (any Tokenizer)?
+    /// The vocabulary size of the tokenizer that produced the shards.
+    let vocabularySize: Int
+    /// The id that ends every document.
+    let endOfText: Int32
+
+    /// Resolves the `[data]` section: prepared token directories are used as they are; raw
+    /// inputs are prepared into `cacheDirectory` first (progress through `log`).
+    static func load(
+        config full: TrainConfig, cacheDirectory: String, threads: Int, log: @escaping (String) -> Void
+    ) throws -> TrainingData {
+        let config = full.data
+        let (trainInputs, validationInputs) = (try full.trainInputs(), try full.validationInputs())
+        let directory: String
+        if let prepared = preparedDirectory(trainInputs) {
+            directory = prepared
+        } else {
+            guard !config.tokenizer.isEmpty else {
+                throw TrainError.config("data.tokenizer: raw text inputs need a tokenizer (\"byte\" or a tokenizer.json path)")
+            }
+            let loaded = try LoadedTokenizer(named: config.tokenizer)
+            var options = PrepareOptions(inputs: trainInputs, outputDirectory: cacheDirectory)
+            options.validationInputs = validationInputs
+            options.validationFraction = config.validationFraction
+            options.record = RecordOptions(
+                textField: config.textField, sourceField: config.sourceField,
+                policy: config.badRecords)
+            options.threads = threads
+            log("preparing token shards from \(trainInputs.count) input(s) into \(cacheDirectory)")
+            let result = try DataPreparation(options: options, tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity).run { progress in
+                log("  \(progress)")
+            }
+            log(result.alreadyPrepared ? "  token shards up to date" : "  prepared \(result.manifest.splits["train"]?.tokens ?? 0) training tokens")
+            directory = cacheDirectory
+        }
+        let manifest = try DataManifest.load(directory: directory)
+        func shards(_ split: String) throws -> [TokenShard] {
+            try manifest.shards.filter { $0.split == split }.map { try TokenShard(path: (directory as NSString).appendingPathComponent($0.file)) }
+        }
+        let identity = manifest.settings.tokenizer
+        var validation = try shards("val")
+        if validation.isEmpty, let preparedValidation = preparedDirectory(validationInputs) {
+            let other = try DataManifest.load(directory: preparedValidation)
+            guard other.settings.tokenizer.sha256 == identity.sha256 else {
+                throw TrainError.config("data.validation: \(preparedValidation) was tokenized with another tokenizer than \(directory)")
+            }
+            validation = try other.shards.map { try TokenShard(path: (preparedValidation as NSString).appendingPathComponent($0.file)) }
+        }
+        guard let endOfText = identity.endOfText else {
+            throw TrainError.config("data.tokenizer: \(identity.name) has no end-of-text token, so documents cannot be separated")
+        }
+        let tokenizerName = config.tokenizer.isEmpty ? identity.name : config.tokenizer
+        let tokenizer = try? LoadedTokenizer(named: tokenizerName).tokenizer
+        return TrainingData(
+            train: try shards("train"), validation: validation, tokenizer: tokenizer,
+            vocabularySize: identity.vocabularySize, endOfText: endOfText)
+    }
+
+    /// The directory when `inputs` names exactly one prepared token directory.
+    private static func preparedDirectory(_ inputs: [String]) -> String? {
+        guard inputs.count == 1 else { return nil }
+        let manifest = (inputs[0] as NSString).appendingPathComponent(DataManifest.fileName)
+        return FileManager.default.fileExists(atPath: manifest) ? inputs[0] : nil
+    }
+}
