@@ -11,7 +11,7 @@ TEST_FLAGS     := -c release -Xswiftc -enable-testing
 DEBIAN_PACKAGES := pkg-config libopenblas-dev libzstd-dev zstd python3 perl
 SUDO           := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test sample-data sample-tokenizer sample-tokens clean
+.PHONY: deps build test train sample-data sample-tokenizer sample-tokens clean
 
 # Installs the Debian packages that are missing (nothing when all are there).
 deps:
@@ -29,6 +29,15 @@ build: deps
 test: deps
 	$(SWIFT) build $(TEST_FLAGS)
 	$(SWIFT) test $(TEST_FLAGS)
+
+QUICKSTART        := configs/quickstart.toml
+QUICKSTART_RUN    := runs/quickstart
+
+# Pretrains the quickstart model on the sample (it evaluates and prints a sample at the end).
+# Run again, it resumes from the newest checkpoint; once finished, it only evaluates again.
+train: sample-tokenizer
+	@if ls $(QUICKSTART_RUN)/checkpoints/step-*/COMPLETE >/dev/null 2>&1; then resume=--resume; fi; \
+	$(SWIFT) run $(RELEASE_FLAGS) taipan train $(QUICKSTART) $$resume
 
 SAMPLE_DIR        := datasets/sample
 SAMPLE_TOKENIZER  := $(SAMPLE_DIR)/tokenizer/tokenizer.json

@@ -5,6 +5,7 @@ import ArgumentParser
 import CBLAS
 import Foundation
 import TaipanTensor
+import TaipanTrain
 
 struct BenchMatmul: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,27 +42,13 @@ struct BenchMatmul: ParsableCommand {
         var rawTimes: [Double] = [], tensorTimes: [Double] = []
         // Interleave the two so that load on the machine hits both alike.
         for _ in 0..<repeats {
-            rawTimes.append(seconds { rawProduct() })
-            tensorTimes.append(seconds { _ = withoutGradients { matmul(a, b) } })
+            rawTimes.append(Benchmarks.time { rawProduct() })
+            tensorTimes.append(Benchmarks.time { _ = withoutGradients { matmul(a, b) } })
         }
-        let rawMedian = median(rawTimes), tensorMedian = median(tensorTimes)
+        let rawMedian = Benchmarks.median(rawTimes), tensorMedian = Benchmarks.median(tensorTimes)
         print("matmul \(m)×\(k) · \(k)×\(n), \(Threads.count) threads, median of \(repeats)")
         print(String(format: "  cblas_sgemm      %8.3f ms  %7.1f GFLOP/s", rawMedian * 1e3, flops / rawMedian / 1e9))
         print(String(format: "  Tensor matmul    %8.3f ms  %7.1f GFLOP/s", tensorMedian * 1e3, flops / tensorMedian / 1e9))
         print(String(format: "  wrapper overhead %+7.2f %%", (tensorMedian / rawMedian - 1) * 100))
     }
-}
-
-/// Wall-clock seconds that `body` takes.
-func seconds(_ body: () -> Void) -> Double {
-    let start = DispatchTime.now().uptimeNanoseconds
-    body()
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-}
-
-/// The median of `values` (the mean of the middle two for an even count).
-func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    let mid = sorted.count / 2
-    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }

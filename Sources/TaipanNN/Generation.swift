@@ -80,7 +80,7 @@ extension MambaLM {
 
     /// Picks the next id from `logits`: the argmax (first on ties) for temperature 0,
     /// otherwise a sample from the tempered softmax restricted by top-k and top-p.
-    static func choose(from logits: [Float], options: SamplingOptions, generator: inout SeededGenerator) -> Int32 {
+    public static func choose(from logits: [Float], options: SamplingOptions, generator: inout SeededGenerator) -> Int32 {
         if options.temperature == 0 {
             var best = 0
             for i in 1..<logits.count where logits[i] > logits[best] { best = i }

@@ -29,7 +29,7 @@ public enum Evaluation {
             for index in 0..<count {
                 var tokens = [Int32](repeating: 0, count: batchSize * (length + 1))
                 tokens.withUnsafeMutableBufferPointer { batcher.fill($0.baseAddress!, epoch: 0, batch: index) }
-                let (inputs, targets) = Trainer.split(tokens, batchSize: batchSize, length: length)
+                let (inputs, targets) = TrainingStep.split(tokens, batchSize: batchSize, length: length)
                 let logits = try model.forward(ids: inputs, batch: batchSize, length: length).logits
                 total += Double(try crossEntropy(logits: logits, targets: targets, reduction: .sum).item)
             }

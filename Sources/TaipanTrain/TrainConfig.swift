@@ -514,9 +514,6 @@ public struct TrainConfig: Equatable, Sendable {
         } catch {
             return ("model." + error.key, "model.\(error.key): \(error.message)")
         }
-        if data.train.isEmpty {
-            return ("data.train", "data.train: no training input given")
-        }
         let rawSuffixes = [".jsonl", ".jsonl.zst", ".txt", ".txt.zst"]
         if data.tokenizer.isEmpty, let raw = data.train.first(where: { input in rawSuffixes.contains { input.hasSuffix($0) } }) {
             return ("data.tokenizer",

@@ -44,6 +44,8 @@ public final class Trainer {
     public let config: TrainConfig
     public let model: MambaLM
     let optimizer: AdamW
+    /// The work of one step: micro-batches, clipping, the update.
+    let step: TrainingStep
     let schedule: LearningRateSchedule
     let batcher: Batcher
     let validation: Batcher?
@@ -87,6 +89,9 @@ public final class Trainer {
             noDecay: o.noDecay.map(NamePattern.init))
 
         let (batchSize, length) = (config.training.batchSize, config.data.sequenceLength)
+        step = TrainingStep(
+            model: model, optimizer: optimizer, trainable: trainable, batchSize: batchSize, length: length,
+            accumulation: config.training.gradientAccumulation, gradientClip: config.optimizer.gradientClip)
         do {
             batcher = try Batcher(shards: data.train, batchSize: batchSize, sequenceLength: length, seed: UInt64(config.training.seed))
         } catch {
@@ -137,8 +142,8 @@ public final class Trainer {
     public func run(pausingAt pause: Int? = nil) throws -> TrainSummary {
         let stop = StopSignal()
         let targetsPerStep = config.training.batchSize * config.data.sequenceLength * config.training.gradientAccumulation
-        let flopsPerToken = Self.trainingFlopsPerToken(model.config)
-        let peak = Self.measureMatmulPeak()
+        let flopsPerToken = TrainingStep.flopsPerToken(model.config)
+        let peak = Benchmarks.matmulPeak()
         log.message(String(format: "matmul peak this run: %.1f GFLOP/s; model: %.1f MFLOP per token (forward + backward)", peak / 1e9, flopsPerToken / 1e6))
         var losses: [Double] = []
         var stepSeconds: [Double] = []
@@ -152,11 +157,10 @@ public final class Trainer {
             // Schedule.
             let learningRate = schedule.rate(at: state.step)
             // Micro-batches → backward.
-            let loss = try accumulateGradients()
+            let loss = try step.accumulateGradients { batcher.next().tokens }
             // Clip, then step — unless the loss or the gradient is not finite.
-            let norm = clipGradients(trainable, maxNorm: config.optimizer.gradientClip)
-            if loss.isFinite && norm.isFinite {
-                optimizer.step(learningRate: Float(learningRate))
+            let (norm, updated) = step.update(loss: loss, learningRate: learningRate)
+            if updated {
                 state.badStepsInARow = 0
             } else {
                 state.badStepsInARow += 1
@@ -205,25 +209,6 @@ public final class Trainer {
             stoppedEarly: !finished, checkpoint: lastCheckpoint, losses: losses)
     }
 
-    /// Runs the step's A micro-batches forward and backward and returns the mean loss. Each
-    /// adds the gradient of its summed loss divided by all targets of the step, so A
-    /// micro-batches of B add up to the gradient of one batch of A·B.
-    func accumulateGradients() throws -> Double {
-        let (batchSize, length, accumulation) = (config.training.batchSize, config.data.sequenceLength, config.training.gradientAccumulation)
-        let targetsPerStep = batchSize * length * accumulation
-        model.zeroGradients()
-        var lossSum = 0.0
-        for _ in 0..<accumulation {
-            let batch = batcher.next()
-            let (inputs, targets) = Self.split(batch.tokens, batchSize: batchSize, length: length)
-            let logits = try model.forward(ids: inputs, batch: batchSize, length: length).logits
-            let loss = try crossEntropy(logits: logits, targets: targets, reduction: .sum)
-            lossSum += Double(loss.item)
-            (loss * (1 / Float(targetsPerStep))).backward()
-        }
-        return lossSum / Double(targetsPerStep)
-    }
-
     /// Mean validation loss over the first `eval.batches` validation batches (nil without
     /// validation data); logged with its perplexity.
     @discardableResult
@@ -254,43 +239,6 @@ public final class Trainer {
         let generated = try model.generate(prompt: prompt, options: options, generator: &generator)
         let text = (try? tokenizer.decode(generated.filter { $0 != data.endOfText })) ?? ""
         log.sample(step: state.step, prompt: config.evaluation.samplePrompt, text: text)
-    }
-
-    /// Inputs (B·L) and next-token targets (B·L) from windows of L + 1 ids.
-    static func split(_ tokens: [Int32], batchSize: Int, length: Int) -> (inputs: [Int32], targets: [Int32]) {
-        var inputs = [Int32](), targets = [Int32]()
-        inputs.reserveCapacity(batchSize * length)
-        targets.reserveCapacity(batchSize * length)
-        for b in 0..<batchSize {
-            let row = b * (length + 1)
-            inputs.append(contentsOf: tokens[row..<(row + length)])
-            targets.append(contentsOf: tokens[(row + 1)...(row + length)])
-        }
-        return (inputs, targets)
-    }
-
-    /// FLOPs of one training token: 6 per matmul weight (forward 2, backward 4), the head
-    /// included, plus the scan's elementwise work (about 18 per state element a layer).
-    static func trainingFlopsPerToken(_ c: MambaConfig) -> Double {
-        let (d, e, n, r) = (Double(c.hiddenSize), Double(c.intermediateSize), Double(c.stateSize), Double(c.timeStepRank))
-        let perLayer = 2 * e * d + (r + 2 * n) * e + e * r + d * e
-        let matmulWeights = Double(c.layerCount) * perLayer + Double(c.vocabSize) * d
-        return 6 * matmulWeights + 18 * Double(c.layerCount) * e * n
-    }
-
-    /// GFLOP/s of a 1024³ sgemm on this machine now (median of 5), the yardstick of MFU.
-    static func measureMatmulPeak() -> Double {
-        let size = 1024
-        var generator = SeededGenerator(seed: 1)
-        let a = Tensor(uniform: [size, size], generator: &generator), b = Tensor(uniform: [size, size], generator: &generator)
-        let c = Tensor(zeros: [size, size])
-        var times: [Double] = []
-        for _ in 0..<5 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            sgemm(transposeA: false, transposeB: false, m: size, n: size, k: size, a: a.pointer, lda: size, b: b.pointer, ldb: size, c: c.pointer, ldc: size)
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        return 2 * Double(size * size * size) / times.sorted()[2]
     }
 
     /// Builds the model: from the resumed checkpoint, from `model.init_from`, from

@@ -23,6 +23,7 @@ struct TrainingData {
     ) throws -> TrainingData {
         let config = full.data
         let (trainInputs, validationInputs) = (try full.trainInputs(), try full.validationInputs())
+        guard !trainInputs.isEmpty else { throw TrainError.config("data.train: no training input given") }
         let directory: String
         if let prepared = preparedDirectory(trainInputs) {
             directory = prepared

@@ -90,7 +90,8 @@ final class TinyRun {
         let run = try TinyRun()
         let accumulated = try Trainer(config: run.config(run: "a", batchSize: 2, accumulation: 2), start: .fresh, print: { _ in })
         let large = try Trainer(config: run.config(run: "b", batchSize: 4, accumulation: 1), start: .fresh, print: { _ in })
-        let lossA = try accumulated.accumulateGradients(), lossB = try large.accumulateGradients()
+        let lossA = try accumulated.step.accumulateGradients { accumulated.batcher.next().tokens }
+        let lossB = try large.step.accumulateGradients { large.batcher.next().tokens }
         #expect(abs(lossA - lossB) < 1e-6)
         for (a, b) in zip(accumulated.model.parameters, large.model.parameters) {
             let x = a.grad!.values, y = b.grad!.values
@@ -112,6 +113,15 @@ final class TinyRun {
         }
         let forced = try Trainer(config: run.config(steps: 4), start: .force, print: { _ in })
         #expect(forced.state.step == 0)
+    }
+
+    @Test func aRunNeedsTrainingData() throws {
+        let run = try TinyRun()
+        var config = run.config()
+        config.data.train = []
+        #expect { try Trainer(config: config, start: .fresh, print: { _ in }) } throws: { error in
+            "\(error)" == "data.train: no training input given"
+        }
     }
 
     @Test func nonFiniteStepsAreSkippedThenStopTheRun() throws {

@@ -1,0 +1,173 @@
+// Benchmarks.swift — what `taipan bench train|generate|scan` measure: the real training step on
+// random tokens, recurrent decoding, and the selective scan alone. Speeds are medians, and MFU
+// is measured against a large sgemm timed in the same run on the same machine.
+
+import Foundation
+import TaipanNN
+import TaipanOptim
+import TaipanTensor
+
+/// Results of `taipan bench train`.
+public struct TrainBenchmarkReport: Sendable {
+    public var parameters: Int
+    public var tokensPerStep: Int
+    public var medianStepSeconds: Double
+    public var tokensPerSecond: Double { Double(tokensPerStep) / medianStepSeconds }
+    public var flopsPerToken: Double
+    public var achievedFlops: Double { tokensPerSecond * flopsPerToken }
+    /// FLOP/s of a 1024³ sgemm measured in the same run.
+    public var matmulPeak: Double
+    public var utilisation: Double { achievedFlops / matmulPeak }
+    /// The process's peak resident memory, in bytes.
+    public var peakResidentBytes: Int
+}
+
+/// Results of `taipan bench generate`.
+public struct GenerateBenchmarkReport: Sendable {
+    public var parameters: Int
+    public var promptTokens: Int
+    public var newTokens: Int
+    /// Median seconds of the decode (after prefill) per run.
+    public var medianDecodeSeconds: Double
+    public var tokensPerSecond: Double { Double(newTokens) / medianDecodeSeconds }
+    public var peakResidentBytes: Int
+}
+
+/// Results of `taipan bench scan`.
+public struct ScanBenchmarkReport: Sendable {
+    public var medianForwardSeconds: Double
+    public var medianBackwardSeconds: Double
+    /// The most bytes the scan held at once (output, checkpoints, gradients, scratch).
+    public var peakBytes: Int
+    /// What the (B, L, E, N) states alone would take if they were stored.
+    public var storedStateBytes: Int
+}
+
+public enum Benchmarks {
+    /// FLOP/s of a 1024³ sgemm on this machine now (median of 5): the yardstick of MFU.
+    public static func matmulPeak() -> Double {
+        let size = 1024
+        var generator = SeededGenerator(seed: 1)
+        let a = Tensor(uniform: [size, size], generator: &generator), b = Tensor(uniform: [size, size], generator: &generator)
+        let c = Tensor(zeros: [size, size])
+        let times = (0..<5).map { _ in
+            time {
+                sgemm(transposeA: false, transposeB: false, m: size, n: size, k: size, a: a.pointer, lda: size, b: b.pointer, ldb: size, c: c.pointer, ldc: size)
+            }
+        }
+        return 2 * Double(size * size * size) / median(times)
+    }
+
+    /// Times the training step of `config`'s model and optimizer on random tokens: `warmup`
+    /// steps, then `steps` timed ones.
+    public static func train(config: TrainConfig, steps: Int, warmup: Int) throws -> TrainBenchmarkReport {
+        let vocabulary = config.model.vocabularySize > 0 ? config.model.vocabularySize : 4096
+        let architecture = try config.mambaConfig(vocabularySize: vocabulary)
+        var generator = SeededGenerator(seed: UInt64(config.training.seed))
+        let model = MambaLM(config: architecture, generator: &generator)
+        model.scanCheckpointInterval = config.model.scanCheckpointInterval
+        let o = config.optimizer
+        let optimizer = AdamW(
+            parameters: model.namedParameters,
+            hyperparameters: .init(beta1: Float(o.beta1), beta2: Float(o.beta2), epsilon: Float(o.epsilon), weightDecay: Float(o.weightDecay)),
+            noDecay: o.noDecay.map(NamePattern.init))
+        let step = TrainingStep(
+            model: model, optimizer: optimizer, trainable: model.parameters, batchSize: config.training.batchSize,
+            length: config.data.sequenceLength, accumulation: config.training.gradientAccumulation, gradientClip: o.gradientClip)
+        let windowTokens = step.batchSize * (step.length + 1)
+        func randomBatch() -> [Int32] { (0..<windowTokens).map { _ in Int32(generator.next() % UInt64(architecture.vocabSize)) } }
+        var times: [Double] = []
+        for index in 0..<(warmup + steps) {
+            let batches = (0..<step.accumulation).map { _ in randomBatch() }
+            var next = 0
+            let elapsed = try time { () throws -> Void in
+                let loss = try step.accumulateGradients { defer { next += 1 }; return batches[next] }
+                _ = step.update(loss: loss, learningRate: o.learningRate)
+            }
+            if index >= warmup { times.append(elapsed) }
+        }
+        return TrainBenchmarkReport(
+            parameters: model.parameterCount, tokensPerStep: step.targetsPerStep, medianStepSeconds: median(times),
+            flopsPerToken: TrainingStep.flopsPerToken(architecture), matmulPeak: matmulPeak(), peakResidentBytes: peakResidentBytes())
+    }
+
+    /// Times greedy recurrent decoding of `newTokens` tokens after a `promptTokens` prompt
+    /// (batch 1), `runs` times.
+    public static func generate(config: TrainConfig, promptTokens: Int, newTokens: Int, runs: Int) throws -> GenerateBenchmarkReport {
+        let vocabulary = config.model.vocabularySize > 0 ? config.model.vocabularySize : 4096
+        let architecture = try config.mambaConfig(vocabularySize: vocabulary)
+        var generator = SeededGenerator(seed: UInt64(config.training.seed))
+        let model = MambaLM(config: architecture, generator: &generator)
+        let prompt = (0..<promptTokens).map { _ in Int32(generator.next() % UInt64(architecture.vocabSize)) }
+        var times: [Double] = []
+        for _ in 0..<runs {
+            try withoutGradients { () throws -> Void in
+                var states: [MixerState] = []
+                var logits = try model.prefill(prompt, states: &states)
+                times.append(try time { () throws -> Void in
+                    for _ in 0..<newTokens {
+                        let next = MambaLM.choose(from: logits, options: SamplingOptions(), generator: &generator)
+                        logits = try model.step(next, states: states)
+                    }
+                })
+            }
+        }
+        return GenerateBenchmarkReport(
+            parameters: model.parameterCount, promptTokens: promptTokens, newTokens: newTokens,
+            medianDecodeSeconds: median(times), peakResidentBytes: peakResidentBytes())
+    }
+
+    /// Times the selective scan alone, forward and backward, on the shapes of one layer of
+    /// `config` (batch × sequence × inner channels × state), and measures its memory.
+    public static func scan(config: TrainConfig, runs: Int) -> ScanBenchmarkReport {
+        let (batch, length) = (config.training.batchSize, config.data.sequenceLength)
+        let channels = config.model.expand * config.model.hiddenSize, state = config.model.stateSize
+        var generator = SeededGenerator(seed: 3)
+        let x = Tensor(uniform: [batch, length, 2 * channels], low: -1, high: 1, generator: &generator, requiresGrad: true)
+        let delta = Tensor(uniform: [batch, length, channels], low: -3, high: 0, generator: &generator, requiresGrad: true)
+        let bc = Tensor(uniform: [batch, length, 2 * state], low: -1, high: 1, generator: &generator, requiresGrad: true)
+        let a = Tensor(uniform: [channels, state], low: -16, high: -1, generator: &generator, requiresGrad: true)
+        let d = Tensor(ones: [channels], requiresGrad: true), bias = Tensor(zeros: [channels], requiresGrad: true)
+        let seed = Tensor(ones: [batch, length, channels])
+        var forward: [Double] = [], backward: [Double] = [], peak = 0
+        for _ in 0..<runs {
+            let (_, bytes) = AllocationCounter.shared.measurePeak {
+                var y: Tensor?
+                forward.append(time {
+                    y = selectiveScan(
+                        u: ColumnSlice(x, start: 0, width: channels), delta: ColumnSlice(delta), a: a,
+                        b: ColumnSlice(bc, start: 0, width: state), c: ColumnSlice(bc, start: state, width: state), d: d,
+                        z: ColumnSlice(x, start: channels, width: channels), deltaBias: bias, checkpointInterval: config.model.scanCheckpointInterval)
+                })
+                backward.append(time { y?.backward(gradient: seed) })
+                for tensor in [x, delta, bc, a, d, bias] { tensor.zeroGrad() }
+            }
+            peak = Swift.max(peak, bytes)
+        }
+        return ScanBenchmarkReport(
+            medianForwardSeconds: median(forward), medianBackwardSeconds: median(backward), peakBytes: peak,
+            storedStateBytes: batch * length * channels * state * MemoryLayout<Float>.stride)
+    }
+
+    /// The process's peak resident set size, in bytes.
+    public static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+    }
+
+    /// Wall-clock seconds that `body` takes.
+    public static func time<Failure: Error>(_ body: () throws(Failure) -> Void) throws(Failure) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// The median of `values` (the mean of the middle two for an even count).
+    public static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+}
