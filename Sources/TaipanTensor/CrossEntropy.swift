@@ -37,11 +37,20 @@ public func crossEntropy(
                 parallelFor(rows, grain: Swift.max(1, 8192 / classes)) { range in
                     for r in range where targets[r] != ignoreIndex {
                         let row = x + r * classes
-                        var top = -Float.infinity
-                        for j in 0..<classes { top = Swift.max(top, row[j]) }
-                        var total: Float = 0
-                        for j in 0..<classes { total += Foundation.exp(row[j] - top) }
-                        lse[r] = top + Foundation.log(total)
+                        var tops = SIMD8<Float>(repeating: -.infinity), top = -Float.infinity
+                        forEachVector(0..<classes) { j in
+                            tops = pointwiseMax(tops, SIMD8<Float>(loading: row + j))
+                        } scalar: { j in
+                            top = Swift.max(top, row[j])
+                        }
+                        top = Swift.max(top, tops.max())
+                        var totals = SIMD8<Float>(repeating: 0), total: Float = 0
+                        forEachVector(0..<classes) { j in
+                            totals += fastExp(SIMD8<Float>(loading: row + j) - top)
+                        } scalar: { j in
+                            total += fastExp(row[j] - top)
+                        }
+                        lse[r] = top + Foundation.log(total + totals.sum())
                         loss[r] = lse[r] - row[Int(targets[r])]
                     }
                 }
@@ -60,7 +69,11 @@ public func crossEntropy(
                         for r in range where targets[r] != ignoreIndex {
                             let row = x + r * classes, d = dx + r * classes
                             let shift = lse[r]
-                            for j in 0..<classes { d[j] += g * Foundation.exp(row[j] - shift) }
+                            forEachVector(0..<classes) { j in
+                                (SIMD8<Float>(loading: d + j) + g * fastExp(SIMD8<Float>(loading: row + j) - shift)).store(to: d + j)
+                            } scalar: { j in
+                                d[j] += g * fastExp(row[j] - shift)
+                            }
                             d[Int(targets[r])] -= g
                         }
                     }
