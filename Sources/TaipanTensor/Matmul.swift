@@ -18,6 +18,14 @@ public func sgemm(
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
+    if m == 1 {
+        // One row (decoding a token): a matrix-vector product reads B once, where sgemm would
+        // first pack all of it. cᵀ = op(A)ᵀ-row · op(B), i.e. c = op(B)ᵀ · a.
+        cblas_sgemv(
+            CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, Int32(transposeB ? n : k), Int32(transposeB ? k : n),
+            alpha, b, Int32(ldb), a, Int32(transposeA ? lda : 1), beta, c, 1)
+        return
+    }
     cblas_sgemm(
         CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
