@@ -16,7 +16,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let result = try Evaluation.run(target: target, overrides: overrides, batches: batches)
-        print("\(result.model): validation loss \(String(format: "%.4f", result.loss)), perplexity \(String(format: "%.2f", result.perplexity)) over \(result.tokens.formatted()) tokens")
+        let result = try Evaluation.run(target: target, overrides: overrides, batches: batches, print: writeLine)
+        writeLine("\(result.model): validation loss \(String(format: "%.4f", result.loss)), perplexity \(String(format: "%.2f", result.perplexity)) over \(result.tokens.formatted()) tokens")
     }
 }

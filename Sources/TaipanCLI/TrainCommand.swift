@@ -20,7 +20,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try TrainConfig.load(path: config, overrides: overrides)
-        let trainer = try Trainer(config: configuration, start: resume ? .resume : force ? .force : .fresh)
+        let trainer = try Trainer(config: configuration, start: resume ? .resume : force ? .force : .fresh, print: writeLine)
         let summary = try trainer.run()
         var lines = ["trained \(summary.steps) steps, \(summary.tokensSeen.formatted()) tokens, \(Int(summary.tokensPerSecond.rounded()).formatted()) tokens/s (median step)"]
         if let first = summary.firstLoss, let last = summary.lastLoss {
@@ -31,6 +31,12 @@ struct TrainCommand: ParsableCommand {
         }
         if let checkpoint = summary.checkpoint { lines.append("checkpoint: \(checkpoint)") }
         if summary.stoppedEarly { lines.append("stopped early by a signal; continue with: taipan train \(config) --resume") }
-        print(lines.joined(separator: "\n"))
+        writeLine(lines.joined(separator: "\n"))
     }
+}
+
+/// Writes `line` to standard output at once: progress must show as it happens even when
+/// output goes to a pipe or a log file, where `print` would hold it in a buffer.
+func writeLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
