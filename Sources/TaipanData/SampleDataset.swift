@@ -166,25 +166,7 @@ public enum SampleDataset {
 
     /// `{"text": …, "meta": {"pile_set_name": …}}` and a newline.
     static func jsonLine(_ document: Document) -> String {
-        "{\"text\": \(jsonString(document.text)), \"meta\": {\"pile_set_name\": \(jsonString(document.source))}}\n"
+        "{\"text\": \(TokenizerFile.quote(document.text)), \"meta\": {\"pile_set_name\": \(TokenizerFile.quote(document.source))}}\n"
     }
 
-    /// `text` as a JSON string literal.
-    static func jsonString(_ text: String) -> String {
-        var output = "\""
-        output.reserveCapacity(text.utf8.count + 16)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case _ where scalar.value < 0x20:
-                output += "\\u" + String(format: "%04x", scalar.value)
-            default: output.unicodeScalars.append(scalar)
-            }
-        }
-        return output + "\""
-    }
 }

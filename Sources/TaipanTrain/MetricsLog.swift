@@ -5,6 +5,7 @@
 // a resumed run first drops the lines of steps after the one it resumes from.
 
 import Foundation
+import TaipanCheckpoint
 
 /// One value in a metrics line.
 public enum MetricValue: Equatable, Sendable, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
@@ -79,9 +80,9 @@ public final class MetricsLog {
 
     /// The JSON line, newline included.
     static func line(step: Int, kind: String, _ values: [(String, MetricValue)]) -> String {
-        var fields = ["\"step\": \(step)", "\"kind\": \(jsonString(kind))"]
+        var fields = ["\"step\": \(step)", "\"kind\": \(JSONValue.string(kind).serialized())"]
         for (key, value) in values {
-            fields.append("\(jsonString(key)): \(json(value))")
+            fields.append("\(JSONValue.string(key).serialized()): \(json(value))")
         }
         return "{" + fields.joined(separator: ", ") + "}\n"
     }
@@ -96,7 +97,7 @@ public final class MetricsLog {
         case .float(let number):
             return jsonNumber(Double(number), text: "\(number)")
         case .string(let text):
-            return jsonString(text)
+            return JSONValue.string(text).serialized()
         }
     }
 
@@ -106,25 +107,6 @@ public final class MetricsLog {
         if number.isNaN { return "\"nan\"" }
         if number.isInfinite { return number > 0 ? "\"inf\"" : "\"-inf\"" }
         return text
-    }
-
-    /// `text` as a JSON string literal.
-    static func jsonString(_ text: String) -> String {
-        var output = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: output.unicodeScalars.append(scalar)
-            }
-        }
-        return output + "\""
     }
 
     /// Rewrites the log (atomically, through a temporary file) without the lines of steps after
