@@ -6,7 +6,7 @@ import Testing
     let identity = TokenizerIdentity(name: "byte", sha256: "test", vocabularySize: 257, endOfText: 256)
 
     func jsonLine(_ text: String, _ source: String) -> String {
-        "{\"text\": \(SampleDataset.jsonString(text)), \"meta\": {\"pile_set_name\": \"\(source)\"}}\n"
+        "{\"text\": \(TokenizerFile.quote(text)), \"meta\": {\"pile_set_name\": \"\(source)\"}}\n"
     }
 
     /// Two Pile-style inputs (one compressed) and a plain-text directory; returns the input

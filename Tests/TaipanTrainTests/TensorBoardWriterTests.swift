@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TaipanCheckpoint
 @testable import TaipanTrain
 
 /// A new empty directory under the system's temporary directory.
@@ -302,7 +303,7 @@ func eventFiles(in directory: URL) throws -> [String] {
             let points = expected[tag, default: []].map { point in
                 "[" + point.map { MetricsLog.json($0) }.joined(separator: ", ") + "]"
             }
-            return MetricsLog.jsonString(tag) + ": [" + points.joined(separator: ", ") + "]"
+            return JSONValue.string(tag).serialized() + ": [" + points.joined(separator: ", ") + "]"
         }.joined(separator: ",\n ") + "}\n"
         try Data(json.utf8).write(to: URL(fileURLWithPath: out).appendingPathComponent("expected.json"))
     }
