@@ -262,9 +262,14 @@ class Failure(Exception):
     pass
 
 
+# The 1-minute load average as each measurement started: other processes on the cores show here.
+LOAD_AT_START = {}
+
+
 def run_and_parse(name, command, timeout):
     """Runs `command` (its stderr goes to ours as progress) and returns its last RESULT line."""
-    print(f"== {name}: {' '.join(command)}", file=sys.stderr, flush=True)
+    LOAD_AT_START[name] = os.getloadavg()[0]
+    print(f"== {name} (load average {LOAD_AT_START[name]:.2f}): {' '.join(command)}", file=sys.stderr, flush=True)
     start = time.perf_counter()
     try:
         completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=timeout)
@@ -373,7 +378,7 @@ def driver_main(argv):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results-latest.md")
     parser.add_argument("--mambapy-steps", type=int, default=8)
-    parser.add_argument("--transformers-steps", type=int, default=2)
+    parser.add_argument("--transformers-steps", type=int, default=3)
     parser.add_argument("--transformers-warmup", type=int, default=0,
                         help="untimed transformers steps first (each takes minutes; their one-time costs are small beside that)")
     parser.add_argument("--taipan-steps", type=int, default=20)
@@ -390,12 +395,13 @@ def driver_main(argv):
         parser.error("--transformers-warmup must be at least 0")
     if not os.access(args.taipan, os.X_OK):
         parser.error(f"--taipan {args.taipan}: not an executable file")
-    small, large = load_shape(SMALL), load_shape(LARGE)
+    for path in (SMALL, LARGE):
+        load_shape(path)  # a bad config stops the run before minutes of measuring, not after
 
     started = datetime.datetime.now().astimezone()
-    load_before = os.getloadavg()
-    if load_before[0] > (os.cpu_count() or 1) - 0.5:
-        print(f"warning: load average {load_before[0]:.2f} on {os.cpu_count()} cores: other processes share the cores, "
+    load_before = os.getloadavg()[0]
+    if load_before > (os.cpu_count() or 1) - 0.5:
+        print(f"warning: load average {load_before:.2f} on {os.cpu_count()} cores: other processes share the cores, "
               "and the numbers (PyTorch's OpenMP threads most) will suffer", file=sys.stderr)
     threads, timeout, taipan = args.threads, args.timeout, args.taipan
     failures = []
@@ -470,7 +476,8 @@ def driver_main(argv):
         f"generation: prompt {args.prompt}, {args.tokens} new tokens, median of {args.generate_runs}; transformers with its prefill "
         f"{format_number(get(hf_generate, 'with_prefill_tokens_per_second'))} tokens/s; peak RSS Taipan "
         f"{format_number(get(taipan_generate, 'peak_rss_mib'))} MiB, transformers {format_number(get(hf_generate, 'peak_rss_mib'))} MiB",
-        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} ({os.cpu_count()} cores)",
+        f"load average ({os.cpu_count()} cores) as each measurement started: "
+        + ", ".join(f"{name} {load:.2f}" for name, load in LOAD_AT_START.items()) + f"; at the end {load_after[0]:.2f}",
     ]
     machine = machine_lines(taipan, threads)
     for line in machine + details:
