@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# compare-pytorch.sh — Taipan against PyTorch on this CPU, in one run (issue 6, "Performance"):
+# the bench-small training step in `mambapy` and `transformers` (MambaForCausalLM) against
+# `taipan bench train`, memory, Taipan's MFU on bench-130m, and 130M greedy decoding against
+# `transformers` `generate` (benchmarks/compare_pytorch.py measures and prints the table, and
+# writes it to benchmarks/results-latest.md). Sets up its own virtual environment
+# (benchmarks/.venv-pytorch: torch, mambapy, transformers) on the first run. Options go to
+# compare_pytorch.py (e.g. --threads 2, --mambapy-steps 8; --help lists them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=benchmarks/.venv-pytorch
+if ! "$venv/bin/python" -c 'import torch, mambapy, transformers' 2>/dev/null; then
+    echo "Creating $venv (torch, mambapy, transformers)" >&2
+    python3 -m venv "$venv"
+    # The CPU-only wheel is a fraction of PyPI's torch, which brings ~5 GB of CUDA libraries.
+    if ! "$venv/bin/pip" install --quiet --retries 1 --timeout 30 --index-url https://download.pytorch.org/whl/cpu torch; then
+        echo "download.pytorch.org is unreachable: installing torch from PyPI (about 5 GB)" >&2
+        "$venv/bin/pip" install --quiet torch
+    fi
+    "$venv/bin/pip" install --quiet mambapy transformers
+fi
+"$venv/bin/python" - >&2 <<'PY'
+import importlib.metadata as metadata
+import torch
+print(f"using torch {torch.__version__}, " + ", ".join(f"{name} {metadata.version(name)}" for name in ("mambapy", "transformers")))
+PY
+
+if ! log=$(swift build -c release --product taipan 2>&1); then
+    echo "$log" >&2
+    exit 1
+fi
+taipan="$(swift build -c release --show-bin-path)/taipan"
+
+# Random weights from configs: nothing is fetched from the Hugging Face Hub.
+HF_HUB_OFFLINE=1 exec "$venv/bin/python" benchmarks/compare_pytorch.py --taipan "$taipan" "$@"

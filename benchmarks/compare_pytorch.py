@@ -1,0 +1,515 @@
+"""compare_pytorch.py — Taipan against PyTorch Mamba implementations on the same CPU, in one run
+(issue 6, "Performance"). benchmarks/compare-pytorch.sh sets up the virtual environment and runs it.
+
+Measured one after the other, each PyTorch benchmark in a process of its own (so that its
+`ru_maxrss` is its own peak resident memory):
+- training step (forward, backward, gradient clipping, AdamW) on random tokens with the shapes of
+  configs/bench-small.toml, median step time after warm-up, in
+  - `mambapy` (pure PyTorch, parallel scan): embedding, its `Mamba` stack of residual blocks with
+    RMSNorm, a final RMSNorm and a head tied to the embedding;
+  - `transformers`' `MambaForCausalLM` (its CPU path: the sequential scan in PyTorch);
+  - Taipan (`taipan bench train`);
+- Taipan's MFU on configs/bench-130m.toml, against the sgemm GFLOP/s of the same Taipan run;
+- greedy decoding, batch 1, with the 130M architecture and random weights: `transformers`'
+  `generate` with its cache against `taipan bench generate`. Both count decode only: Taipan times
+  the steps after its prefill; for `generate`, a streamer stamps the time of every new token and
+  the rate is (new tokens − 1) / (last stamp − first stamp), leaving out the prefill.
+
+Prints one table (metric, Taipan, peer, ratio, target, met?) and writes it as markdown.
+
+Usage: compare_pytorch.py --taipan BINARY [--threads 2] [--out benchmarks/results-latest.md] ...
+       compare_pytorch.py worker KIND CONFIG [options]   (one PyTorch measurement; prints JSON)
+"""
+
+import argparse
+import ctypes
+import datetime
+import fnmatch
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL = "configs/bench-small.toml"
+LARGE = "configs/bench-130m.toml"
+
+
+class ConfigError(Exception):
+    pass
+
+
+def load_shape(path):
+    """The model, batch and optimizer of a Taipan TOML config, with Taipan's defaults for the
+    keys it leaves out (Sources/TaipanTrain/TrainConfig.swift)."""
+    try:
+        with open(os.path.join(ROOT, path), "rb") as file:
+            document = tomllib.load(file)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from error
+    model, data = document.get("model", {}), document.get("data", {})
+    train, optimizer = document.get("train", {}), document.get("optimizer", {})
+    if model.get("vocab_size", 0) <= 0:
+        raise ConfigError(f"{path}: model.vocab_size must be set (the benchmarks use random tokens)")
+    rank = model.get("time_step_rank", "auto")
+    return {
+        "vocab": model["vocab_size"],
+        "hidden": model.get("hidden_size", 256),
+        "layers": model.get("num_hidden_layers", 4),
+        "state": model.get("state_size", 16),
+        "expand": model.get("expand", 2),
+        "kernel": model.get("conv_kernel", 4),
+        "rank": rank,
+        "bias": model.get("use_bias", False),
+        "conv_bias": model.get("use_conv_bias", True),
+        "epsilon": model.get("layer_norm_epsilon", 1e-5),
+        "initializer_range": model.get("initializer_range", 0.02),
+        "length": data.get("sequence_length", 256),
+        "batch": train.get("batch_size", 8),
+        "seed": train.get("seed", 0),
+        "learning_rate": optimizer.get("learning_rate", 6e-4),
+        "betas": (optimizer.get("beta1", 0.9), optimizer.get("beta2", 0.95)),
+        "adam_epsilon": optimizer.get("epsilon", 1e-8),
+        "weight_decay": optimizer.get("weight_decay", 0.1),
+        "no_decay": optimizer.get("no_decay", ["*.A_log", "*.D", "*bias", "*norm*"]),
+        "clip": optimizer.get("gradient_clip", 1.0),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers: one PyTorch measurement each, in a process of its own.
+
+def resident_mib():
+    """The resident memory of this process now, in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_resident_mib():
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def mambapy_model(shape):
+    """Embedding → mambapy's residual Mamba blocks (RMSNorm inside) → RMSNorm → tied head."""
+    import torch
+    import torch.nn.functional as F
+    from mambapy.mamba import Mamba, MambaConfig, RMSNorm
+
+    class TiedMambaLM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            config = MambaConfig(
+                d_model=shape["hidden"], n_layers=shape["layers"], d_state=shape["state"],
+                expand_factor=shape["expand"], d_conv=shape["kernel"], dt_rank=shape["rank"],
+                rms_norm_eps=shape["epsilon"], bias=shape["bias"], conv_bias=shape["conv_bias"], pscan=True)
+            self.embeddings = torch.nn.Embedding(shape["vocab"], shape["hidden"])
+            torch.nn.init.normal_(self.embeddings.weight, std=shape["initializer_range"])
+            self.backbone = Mamba(config)
+            self.norm_f = RMSNorm(shape["hidden"], shape["epsilon"])
+
+        def forward(self, tokens):
+            hidden = self.norm_f(self.backbone(self.embeddings(tokens)))
+            return F.linear(hidden, self.embeddings.weight)
+
+    return TiedMambaLM()
+
+
+def transformers_config(shape):
+    import transformers
+
+    return transformers.MambaConfig(
+        vocab_size=shape["vocab"], hidden_size=shape["hidden"], num_hidden_layers=shape["layers"],
+        state_size=shape["state"], expand=shape["expand"], conv_kernel=shape["kernel"],
+        time_step_rank=shape["rank"], use_bias=shape["bias"], use_conv_bias=shape["conv_bias"],
+        layer_norm_epsilon=shape["epsilon"], initializer_range=shape["initializer_range"],
+        tie_word_embeddings=True, use_mambapy=False)
+
+
+def train_worker(kind, shape, steps, warmup):
+    """Median seconds of the training step of `kind` ("mambapy" or "transformers")."""
+    import torch
+    import torch.nn.functional as F
+
+    baseline = resident_mib()
+    torch.manual_seed(shape["seed"])
+    if kind == "mambapy":
+        model = mambapy_model(shape)
+
+        def logits_of(inputs):
+            return model(inputs)
+    else:
+        import transformers
+
+        model = transformers.MambaForCausalLM(transformers_config(shape))
+
+        def logits_of(inputs):
+            return model(input_ids=inputs, use_cache=False).logits
+    model.train()
+    named = list(model.named_parameters())
+    decayed = [p for n, p in named if not any(fnmatch.fnmatchcase(n, pattern) for pattern in shape["no_decay"])]
+    exempt = [p for n, p in named if any(fnmatch.fnmatchcase(n, pattern) for pattern in shape["no_decay"])]
+    optimizer = torch.optim.AdamW(
+        [{"params": decayed, "weight_decay": shape["weight_decay"]}, {"params": exempt, "weight_decay": 0.0}],
+        lr=shape["learning_rate"], betas=shape["betas"], eps=shape["adam_epsilon"])
+    batch, length, vocab = shape["batch"], shape["length"], shape["vocab"]
+    times = []
+    for index in range(warmup + steps):
+        window = torch.randint(0, vocab, (batch, length + 1))
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        logits = logits_of(window[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, vocab), window[:, 1:].reshape(-1))
+        loss.backward()
+        if shape["clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), shape["clip"])
+        optimizer.step()
+        elapsed = time.perf_counter() - start
+        if index >= warmup:
+            times.append(elapsed)
+        print(f"  {kind} step {index + 1}/{warmup + steps}: {elapsed * 1e3:.0f} ms, loss {loss.item():.3f}",
+              file=sys.stderr, flush=True)
+    step = statistics.median(times)
+    return {
+        "tokens_per_second": batch * length / step, "step_ms": step * 1e3, "steps": steps,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "peak_rss_mib": peak_resident_mib(), "baseline_rss_mib": baseline,
+    }
+
+
+def generate_worker(shape, prompt_tokens, new_tokens, runs):
+    """Decode tokens/s of `transformers`' greedy `generate` with its cache, batch 1."""
+    import torch
+    import transformers
+    from transformers.generation.streamers import BaseStreamer
+
+    class Clock(BaseStreamer):
+        """Stamps the time of every `put`: the first is the prompt, then one per new token."""
+
+        def __init__(self):
+            self.stamps = []
+
+        def put(self, value):
+            self.stamps.append(time.perf_counter())
+
+        def end(self):
+            pass
+
+    baseline = resident_mib()
+    torch.manual_seed(shape["seed"])
+    model = transformers.MambaForCausalLM(transformers_config(shape)).eval()
+    # Ids from 1 up: 0 is the config's end-of-sequence id.
+    prompt = torch.randint(1, shape["vocab"], (1, prompt_tokens))
+
+    def run(tokens):
+        clock = Clock()
+        start = time.perf_counter()
+        output = model.generate(
+            input_ids=prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=tokens,
+            min_new_tokens=tokens, do_sample=False, use_cache=True, pad_token_id=0, streamer=clock)
+        total = time.perf_counter() - start
+        if output.shape[1] != prompt_tokens + tokens or len(clock.stamps) != tokens + 1:
+            raise RuntimeError(f"generate returned {output.shape[1] - prompt_tokens} new tokens, asked for {tokens}")
+        return (tokens - 1) / (clock.stamps[-1] - clock.stamps[1]), tokens / total
+
+    run(min(new_tokens, 4))
+    rates = [run(new_tokens) for _ in range(runs)]
+    return {
+        "tokens_per_second": statistics.median(r[0] for r in rates),
+        "with_prefill_tokens_per_second": statistics.median(r[1] for r in rates),
+        "peak_rss_mib": peak_resident_mib(), "baseline_rss_mib": baseline,
+    }
+
+
+def worker_main(argv):
+    parser = argparse.ArgumentParser(prog="compare_pytorch.py worker")
+    parser.add_argument("kind", choices=["mambapy-train", "transformers-train", "transformers-generate"])
+    parser.add_argument("config")
+    parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--prompt", type=int, default=16)
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    shape = load_shape(args.config)
+    if args.kind == "transformers-generate":
+        result = generate_worker(shape, args.prompt, args.tokens, args.runs)
+    else:
+        result = train_worker(args.kind.removesuffix("-train"), shape, args.steps, args.warmup)
+    print("RESULT " + json.dumps(result))
+
+
+# ---------------------------------------------------------------------------------------------
+# The driver: runs every measurement, then prints and writes the table.
+
+class Failure(Exception):
+    pass
+
+
+# The 1-minute load average as each measurement started: other processes on the cores show here.
+LOAD_AT_START = {}
+
+
+def run_and_parse(name, command, timeout):
+    """Runs `command` (its stderr goes to ours as progress) and returns its last RESULT line."""
+    LOAD_AT_START[name] = os.getloadavg()[0]
+    print(f"== {name} (load average {LOAD_AT_START[name]:.2f}): {' '.join(command)}", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    try:
+        completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as error:
+        raise Failure(f"{name}: no result after {timeout} s") from error
+    except OSError as error:
+        raise Failure(f"{name}: cannot run {command[0]}: {error.strerror}") from error
+    sys.stderr.write(completed.stdout)
+    print(f"   ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+    if completed.returncode != 0:
+        raise Failure(f"{name}: exited with status {completed.returncode}")
+    results = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
+    if not results:
+        raise Failure(f"{name}: printed no RESULT line")
+    return results[-1][len("RESULT "):]
+
+
+def python_measurement(name, kind, config, threads, timeout, **options):
+    command = [sys.executable, os.path.abspath(__file__), "worker", kind, config, f"--threads={threads}"]
+    command += [f"--{key}={value}" for key, value in options.items()]
+    text = run_and_parse(name, command, timeout)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise Failure(f"{name}: unreadable RESULT line: {text!r}") from error
+
+
+def taipan_measurement(name, arguments, timeout):
+    text = run_and_parse(name, arguments, timeout)
+    fields = {}
+    for item in text.split():
+        key, _, value = item.partition("=")
+        try:
+            fields[key] = float(value)
+        except ValueError as error:
+            raise Failure(f"{name}: unreadable RESULT field {item!r}") from error
+    return fields
+
+
+def openblas_version(binary):
+    """`openblas_get_config()` of the libopenblas the Taipan binary loads, or why not."""
+    try:
+        linked = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (ldd failed)"
+    match = re.search(r"libopenblas\S*\s*=>\s*(\S+)", linked) or re.search(r"(\S*libblas\S*)\s*=>\s*(\S+)", linked)
+    if not match:
+        return "not linked"
+    path = match.group(match.lastindex)
+    try:
+        library = ctypes.CDLL(os.path.realpath(path))
+        library.openblas_get_config.restype = ctypes.c_char_p
+        return f"{library.openblas_get_config().decode()} ({os.path.realpath(path)})"
+    except (OSError, AttributeError):
+        return os.path.realpath(path)
+
+
+def machine_lines(binary, threads):
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import torch
+
+    versions = f"torch {torch.__version__}, " + ", ".join(
+        f"{package} {importlib.metadata.version(package)}" for package in ("mambapy", "transformers"))
+
+    return [
+        f"CPU: {model}, {os.cpu_count()} cores; threads used: {threads} (Taipan --threads, torch.set_num_threads)",
+        f"Python {platform.python_version()}: {versions}; torch BLAS: "
+        + ("MKL" if torch.backends.mkl.is_available() else "not MKL"),
+        f"Taipan's BLAS: {openblas_version(binary)}",
+    ]
+
+
+def format_number(value, unit=""):
+    if value is None:
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:,.0f}{unit}"
+    return f"{value:.3g}{unit}" if abs(value) < 10 else f"{value:.1f}{unit}"
+
+
+def row(metric, ours, peer, ratio, target, comparison, unit=""):
+    """One table row; `comparison` tells how `ratio` meets `target` ("≥", "≤", or None)."""
+    met = "—"
+    if comparison and ratio is not None:
+        met = "yes" if (ratio >= target if comparison == "≥" else ratio <= target) else "no"
+    return [metric, format_number(ours, unit), format_number(peer, unit),
+            "—" if ratio is None else f"{ratio:.2f}×",
+            f"{comparison} {target:g}×" if comparison else "—", met]
+
+
+def ratio_of(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def driver_main(argv):
+    parser = argparse.ArgumentParser(prog="compare_pytorch.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--taipan", required=True, help="the taipan executable (release build)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default="benchmarks/results-latest.md")
+    parser.add_argument("--mambapy-steps", type=int, default=8)
+    parser.add_argument("--transformers-steps", type=int, default=3)
+    parser.add_argument("--transformers-warmup", type=int, default=0,
+                        help="untimed transformers steps first (each takes minutes; their one-time costs are small beside that)")
+    parser.add_argument("--taipan-steps", type=int, default=20)
+    parser.add_argument("--large-steps", type=int, default=5)
+    parser.add_argument("--prompt", type=int, default=16)
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--generate-runs", type=int, default=3)
+    parser.add_argument("--timeout", type=int, default=900, help="seconds each measurement may take")
+    args = parser.parse_args(argv)
+    for name in ("threads", "mambapy_steps", "transformers_steps", "taipan_steps", "large_steps", "prompt", "tokens", "generate_runs", "timeout"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.transformers_warmup < 0:
+        parser.error("--transformers-warmup must be at least 0")
+    if not os.access(args.taipan, os.X_OK):
+        parser.error(f"--taipan {args.taipan}: not an executable file")
+    for path in (SMALL, LARGE):
+        load_shape(path)  # a bad config stops the run before minutes of measuring, not after
+
+    started = datetime.datetime.now().astimezone()
+    load_before = os.getloadavg()[0]
+    if load_before > (os.cpu_count() or 1) - 0.5:
+        print(f"warning: load average {load_before:.2f} on {os.cpu_count()} cores: other processes share the cores, "
+              "and the numbers (PyTorch's OpenMP threads most) will suffer", file=sys.stderr)
+    threads, timeout, taipan = args.threads, args.timeout, args.taipan
+    failures = []
+
+    def attempt(measure):
+        try:
+            return measure()
+        except Failure as failure:
+            print(f"error: {failure}", file=sys.stderr)
+            failures.append(str(failure))
+            return None
+
+    mambapy = attempt(lambda: python_measurement(
+        "mambapy training step", "mambapy-train", SMALL, threads, timeout, steps=args.mambapy_steps, warmup=2))
+    hf_train = attempt(lambda: python_measurement(
+        "transformers training step", "transformers-train", SMALL, threads, timeout,
+        steps=args.transformers_steps, warmup=args.transformers_warmup))
+    taipan_small = attempt(lambda: taipan_measurement(
+        "Taipan training step, bench-small",
+        [taipan, "bench", "train", "--config", SMALL, "--steps", str(args.taipan_steps), "--threads", str(threads)], timeout))
+    taipan_large = attempt(lambda: taipan_measurement(
+        "Taipan training step, bench-130m",
+        [taipan, "bench", "train", "--config", LARGE, "--steps", str(args.large_steps), "--warmup", "1", "--threads", str(threads)], timeout))
+    hf_generate = attempt(lambda: python_measurement(
+        "transformers generate", "transformers-generate", LARGE, threads, timeout,
+        prompt=args.prompt, tokens=args.tokens, runs=args.generate_runs))
+    taipan_generate = attempt(lambda: taipan_measurement(
+        "Taipan generate",
+        [taipan, "bench", "generate", "--config", LARGE, "--prompt", str(args.prompt), "--tokens", str(args.tokens),
+         "--runs", str(args.generate_runs), "--threads", str(threads)], timeout))
+    load_after = os.getloadavg()
+
+    def get(result, key):
+        return None if result is None else result.get(key)
+
+    ours_small = get(taipan_small, "tokens_per_second")
+    ours_memory = get(taipan_small, "peak_rss_mib")
+    mfu, sgemm = get(taipan_large, "mfu"), get(taipan_large, "sgemm_gflops")
+    ours_generate = get(taipan_generate, "tokens_per_second")
+    rows = [
+        row("bench-small training, tokens/s (vs mambapy)", ours_small, get(mambapy, "tokens_per_second"),
+            ratio_of(ours_small, get(mambapy, "tokens_per_second")), 10, "≥"),
+        row("bench-small training, tokens/s (vs transformers)", ours_small, get(hf_train, "tokens_per_second"),
+            ratio_of(ours_small, get(hf_train, "tokens_per_second")), 0, None),
+        row("bench-small peak RSS, MiB (vs mambapy)", ours_memory, get(mambapy, "peak_rss_mib"),
+            ratio_of(ours_memory, get(mambapy, "peak_rss_mib")), 0.5, "≤"),
+        row("bench-small peak RSS, MiB (vs transformers)", ours_memory, get(hf_train, "peak_rss_mib"),
+            ratio_of(ours_memory, get(hf_train, "peak_rss_mib")), 0, None),
+        row("bench-130m training GFLOP/s (vs sgemm of the same run: MFU)",
+            None if mfu is None else mfu * sgemm, sgemm, mfu, 0.5, "≥"),
+        row("130M greedy decoding, tokens/s (vs transformers generate)", ours_generate,
+            get(hf_generate, "tokens_per_second"), ratio_of(ours_generate, get(hf_generate, "tokens_per_second")), 5, "≥"),
+    ]
+    header = ["metric", "Taipan", "peer", "ratio", "target", "met?"]
+
+    widths = [max(len(line[column]) for line in [header] + rows) for column in range(len(header))]
+    print()
+    for line in [header] + rows:
+        print("  ".join(cell.ljust(width) if column == 0 else cell.rjust(width)
+                        for column, (cell, width) in enumerate(zip(line, widths))))
+
+    details = [
+        f"mambapy: step {format_number(get(mambapy, 'step_ms'))} ms (median of {args.mambapy_steps} after 2 warm-up), "
+        f"RSS after importing torch {format_number(get(mambapy, 'baseline_rss_mib'))} MiB",
+        f"transformers: step {format_number(get(hf_train, 'step_ms'))} ms (median of {args.transformers_steps} after {args.transformers_warmup} warm-up), "
+        f"RSS after importing torch {format_number(get(hf_train, 'baseline_rss_mib'))} MiB",
+        f"Taipan bench-small: step {format_number(get(taipan_small, 'step_ms'))} ms (median of {args.taipan_steps} after 2 warm-up), "
+        f"MFU {format_number(None if get(taipan_small, 'mfu') is None else 100 * get(taipan_small, 'mfu'))}% "
+        f"of sgemm {format_number(get(taipan_small, 'sgemm_gflops'))} GFLOP/s",
+        f"Taipan bench-130m: step {format_number(get(taipan_large, 'step_ms'))} ms (median of {args.large_steps} after 1 warm-up), "
+        f"{format_number(get(taipan_large, 'tokens_per_second'))} tokens/s, peak RSS {format_number(get(taipan_large, 'peak_rss_mib'))} MiB",
+        f"generation: prompt {args.prompt}, {args.tokens} new tokens, median of {args.generate_runs}; transformers with its prefill "
+        f"{format_number(get(hf_generate, 'with_prefill_tokens_per_second'))} tokens/s; peak RSS Taipan "
+        f"{format_number(get(taipan_generate, 'peak_rss_mib'))} MiB, transformers {format_number(get(hf_generate, 'peak_rss_mib'))} MiB",
+        f"load average ({os.cpu_count()} cores) as each measurement started: "
+        + ", ".join(f"{name} {load:.2f}" for name, load in LOAD_AT_START.items()) + f"; at the end {load_after[0]:.2f}",
+    ]
+    machine = machine_lines(taipan, threads)
+    for line in machine + details:
+        print(line)
+
+    markdown = [f"# Taipan vs PyTorch — {started:%Y-%m-%d %H:%M %Z}", ""]
+    markdown += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 2) + [":---:"]) + "|"]
+    markdown += ["| " + " | ".join(line) + " |" for line in rows]
+    markdown += [""] + [f"- {line}" for line in machine + details]
+    if failures:
+        markdown += [""] + [f"- **failed**: {failure}" for failure in failures]
+    path = os.path.join(ROOT, args.out)
+    with open(path + ".partial", "w") as file:
+        file.write("\n".join(markdown) + "\n")
+    os.replace(path + ".partial", path)
+    print(f"wrote {os.path.relpath(path, ROOT)}")
+    if failures:
+        print(f"error: {len(failures)} measurement(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main():
+    try:
+        if len(sys.argv) > 1 and sys.argv[1] == "worker":
+            worker_main(sys.argv[2:])
+            return 0
+        return driver_main(sys.argv[1:])
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
