@@ -1,6 +1,8 @@
-// TensorStorage.swift — the float32 buffer behind a tensor: 64-byte aligned, freed when the
+// TensorStorage.swift — the float32 buffer behind a tensor: 64-byte aligned, released when the
 // last tensor sharing it goes away, and counted so tests and benchmarks can read the live and
-// peak bytes that tensors hold.
+// peak bytes that tensors hold. Released buffers of large tensors wait in a small pool for the
+// next tensor of the same size: a training step allocates the same shapes every time, and a
+// fresh allocation of megabytes costs page faults on every first touch.
 
 import Synchronization
 
@@ -16,7 +18,7 @@ public final class TensorStorage: @unchecked Sendable {
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        pointer = (BufferPool.shared.take(bytes: bytes) ?? UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64))
             .bindMemory(to: Float.self, capacity: max(count, 1))
         if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
         self.count = count
@@ -24,8 +26,57 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        AllocationCounter.shared.freed(max(count, 1) * MemoryLayout<Float>.stride)
-        pointer.deallocate()
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        AllocationCounter.shared.freed(bytes)
+        if !BufferPool.shared.give(UnsafeMutableRawPointer(pointer), bytes: bytes) { pointer.deallocate() }
+    }
+}
+
+/// Released buffers of at least 64 KiB, kept by size for reuse, at most 256 MiB in all; the
+/// oldest go first when the pool is full.
+final class BufferPool: Sendable {
+    static let shared = BufferPool()
+    private static let smallest = 64 << 10, capacity = 256 << 20
+
+    // Addresses as integers: the state crosses threads, raw pointers may not.
+    private struct State {
+        var buffers: [Int: [UInt]] = [:]
+        var order: [(bytes: Int, address: UInt)] = []
+        var total = 0
+    }
+    private let state = Mutex(State())
+
+    /// A pooled buffer of exactly `bytes`, if one is free.
+    func take(bytes: Int) -> UnsafeMutableRawPointer? {
+        guard bytes >= Self.smallest else { return nil }
+        let address: UInt? = state.withLock { state in
+            guard let address = state.buffers[bytes]?.popLast() else { return nil }
+            state.total -= bytes
+            if let index = state.order.firstIndex(where: { $0.address == address }) { state.order.remove(at: index) }
+            return address
+        }
+        return address.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
+    }
+
+    /// Keeps `pointer` for reuse; false when it is too small or too large to keep.
+    func give(_ pointer: UnsafeMutableRawPointer, bytes: Int) -> Bool {
+        guard bytes >= Self.smallest, bytes <= Self.capacity / 4 else { return false }
+        let address = UInt(bitPattern: pointer)
+        let evicted: [UInt] = state.withLock { state in
+            var evicted: [UInt] = []
+            while state.total + bytes > Self.capacity, !state.order.isEmpty {
+                let oldest = state.order.removeFirst()
+                state.buffers[oldest.bytes]?.removeAll { $0 == oldest.address }
+                state.total -= oldest.bytes
+                evicted.append(oldest.address)
+            }
+            state.buffers[bytes, default: []].append(address)
+            state.order.append((bytes, address))
+            state.total += bytes
+            return evicted
+        }
+        for old in evicted { UnsafeMutableRawPointer(bitPattern: old)?.deallocate() }
+        return true
     }
 }
 
