@@ -30,7 +30,7 @@ struct TrainCommand: ParsableCommand {
             lines.append(String(format: "validation loss %.4f, perplexity %.2f", validation, Foundation.exp(validation)))
         }
         if let checkpoint = summary.checkpoint { lines.append("checkpoint: \(checkpoint)") }
-        if summary.stoppedEarly { lines.append("stopped early by a signal; continue with: taipan train \(config) --resume") }
+        if summary.stoppedEarly { lines.append("stopped early by a signal; to continue, run the same command with --resume") }
         writeLine(lines.joined(separator: "\n"))
     }
 }
