@@ -32,13 +32,6 @@ struct TrainState: Codable, Equatable {
     /// SHA-256 of every other file in the checkpoint, by file name.
     var checksums: [String: String]
 
-    func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        try encoder.encode(self).write(to: URL(fileURLWithPath: path))
-    }
-
     static func read(from path: String) throws -> TrainState {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
