@@ -31,7 +31,7 @@ public struct TrainSummary: Sendable {
     public var lastLoss: Double?
     public var validationLoss: Double?
     public var tokensPerSecond: Double
-    /// True when a signal stopped the run before its last step.
+    /// True when a signal (or `run(pausingAt:)`) stopped the run before its last step.
     public var stoppedEarly: Bool
     /// The newest complete checkpoint.
     public var checkpoint: String?
