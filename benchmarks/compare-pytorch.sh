@@ -25,11 +25,16 @@ import torch
 print(f"using torch {torch.__version__}, " + ", ".join(f"{name} {metadata.version(name)}" for name in ("mambapy", "transformers")))
 PY
 
-if ! log=$(swift build -c release --product taipan 2>&1); then
+# The build `make` makes: release, for Haswell and later where the CPU has AVX2 and FMA.
+flags=(-c release -Xswiftc -enable-testing)
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+    flags+=(-Xswiftc -target-cpu -Xswiftc haswell)
+fi
+if ! log=$(swift build "${flags[@]}" --product taipan 2>&1); then
     echo "$log" >&2
     exit 1
 fi
-taipan="$(swift build -c release --show-bin-path)/taipan"
+taipan="$(swift build "${flags[@]}" --show-bin-path)/taipan"
 
 # Random weights from configs: nothing is fetched from the Hugging Face Hub.
 HF_HUB_OFFLINE=1 exec "$venv/bin/python" benchmarks/compare_pytorch.py --taipan "$taipan" "$@"

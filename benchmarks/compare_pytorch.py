@@ -11,9 +11,11 @@ Measured one after the other, each PyTorch benchmark in a process of its own (so
   - Taipan (`taipan bench train`);
 - Taipan's MFU on configs/bench-130m.toml, against the sgemm GFLOP/s of the same Taipan run;
 - greedy decoding, batch 1, with the 130M architecture and random weights: `transformers`'
-  `generate` with its cache against `taipan bench generate`. Both count decode only: Taipan times
-  the steps after its prefill; for `generate`, a streamer stamps the time of every new token and
-  the rate is (new tokens − 1) / (last stamp − first stamp), leaving out the prefill.
+  `generate` with its cache against `taipan bench generate`, in float32 and in bfloat16 (the
+  model `.to(torch.bfloat16)`; Taipan's `--weights bfloat16`), each Taipan run right after the
+  peer it is compared with. Both count decode only: Taipan times the steps after its prefill;
+  for `generate`, a streamer stamps the time of every new token and the rate is
+  (new tokens − 1) / (last stamp − first stamp), leaving out the prefill.
 
 Prints one table (metric, Taipan, peer, ratio, target, met?) and writes it as markdown.
 
@@ -189,8 +191,9 @@ def train_worker(kind, shape, steps, warmup):
     }
 
 
-def generate_worker(shape, prompt_tokens, new_tokens, runs):
-    """Decode tokens/s of `transformers`' greedy `generate` with its cache, batch 1."""
+def generate_worker(shape, prompt_tokens, new_tokens, runs, dtype):
+    """Decode tokens/s of `transformers`' greedy `generate` with its cache, batch 1, with the
+    model in `dtype` (float32, its default, or bfloat16)."""
     import torch
     import transformers
     from transformers.generation.streamers import BaseStreamer
@@ -209,7 +212,7 @@ def generate_worker(shape, prompt_tokens, new_tokens, runs):
 
     baseline = resident_mib()
     torch.manual_seed(shape["seed"])
-    model = transformers.MambaForCausalLM(transformers_config(shape)).eval()
+    model = transformers.MambaForCausalLM(transformers_config(shape)).eval().to(getattr(torch, dtype))
     # Ids from 1 up: 0 is the config's end-of-sequence id.
     prompt = torch.randint(1, shape["vocab"], (1, prompt_tokens))
 
@@ -243,13 +246,14 @@ def worker_main(argv):
     parser.add_argument("--prompt", type=int, default=16)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
     shape = load_shape(args.config)
     if args.kind == "transformers-generate":
-        result = generate_worker(shape, args.prompt, args.tokens, args.runs)
+        result = generate_worker(shape, args.prompt, args.tokens, args.runs, args.dtype)
     else:
         result = train_worker(args.kind.removesuffix("-train"), shape, args.steps, args.warmup)
     print("RESULT " + json.dumps(result))
@@ -387,6 +391,7 @@ def driver_main(argv):
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--generate-runs", type=int, default=3)
     parser.add_argument("--timeout", type=int, default=900, help="seconds each measurement may take")
+    parser.add_argument("--skip-training", action="store_true", help="measure decoding only (the training rows stay empty)")
     args = parser.parse_args(argv)
     for name in ("threads", "mambapy_steps", "transformers_steps", "taipan_steps", "large_steps", "prompt", "tokens", "generate_runs", "timeout"):
         if getattr(args, name) < 1:
@@ -414,24 +419,29 @@ def driver_main(argv):
             failures.append(str(failure))
             return None
 
-    mambapy = attempt(lambda: python_measurement(
-        "mambapy training step", "mambapy-train", SMALL, threads, timeout, steps=args.mambapy_steps, warmup=2))
-    hf_train = attempt(lambda: python_measurement(
-        "transformers training step", "transformers-train", SMALL, threads, timeout,
-        steps=args.transformers_steps, warmup=args.transformers_warmup))
-    taipan_small = attempt(lambda: taipan_measurement(
-        "Taipan training step, bench-small",
-        [taipan, "bench", "train", "--config", SMALL, "--steps", str(args.taipan_steps), "--threads", str(threads)], timeout))
-    taipan_large = attempt(lambda: taipan_measurement(
-        "Taipan training step, bench-130m",
-        [taipan, "bench", "train", "--config", LARGE, "--steps", str(args.large_steps), "--warmup", "1", "--threads", str(threads)], timeout))
-    hf_generate = attempt(lambda: python_measurement(
-        "transformers generate", "transformers-generate", LARGE, threads, timeout,
-        prompt=args.prompt, tokens=args.tokens, runs=args.generate_runs))
-    taipan_generate = attempt(lambda: taipan_measurement(
-        "Taipan generate",
-        [taipan, "bench", "generate", "--config", LARGE, "--prompt", str(args.prompt), "--tokens", str(args.tokens),
-         "--runs", str(args.generate_runs), "--threads", str(threads)], timeout))
+    mambapy = hf_train = taipan_small = taipan_large = None
+    if not args.skip_training:
+        mambapy = attempt(lambda: python_measurement(
+            "mambapy training step", "mambapy-train", SMALL, threads, timeout, steps=args.mambapy_steps, warmup=2))
+        hf_train = attempt(lambda: python_measurement(
+            "transformers training step", "transformers-train", SMALL, threads, timeout,
+            steps=args.transformers_steps, warmup=args.transformers_warmup))
+        taipan_small = attempt(lambda: taipan_measurement(
+            "Taipan training step, bench-small",
+            [taipan, "bench", "train", "--config", SMALL, "--steps", str(args.taipan_steps), "--threads", str(threads)], timeout))
+        taipan_large = attempt(lambda: taipan_measurement(
+            "Taipan training step, bench-130m",
+            [taipan, "bench", "train", "--config", LARGE, "--steps", str(args.large_steps), "--warmup", "1", "--threads", str(threads)], timeout))
+    # Decoding in both precisions, each Taipan run right after the peer it is compared with.
+    generate = {}
+    for dtype in ("float32", "bfloat16"):
+        generate["transformers", dtype] = attempt(lambda: python_measurement(
+            f"transformers generate, {dtype}", "transformers-generate", LARGE, threads, timeout,
+            prompt=args.prompt, tokens=args.tokens, runs=args.generate_runs, dtype=dtype))
+        generate["taipan", dtype] = attempt(lambda: taipan_measurement(
+            f"Taipan generate, {dtype}",
+            [taipan, "bench", "generate", "--config", LARGE, "--prompt", str(args.prompt), "--tokens", str(args.tokens),
+             "--runs", str(args.generate_runs), "--threads", str(threads), "--weights", dtype], timeout))
     load_after = os.getloadavg()
 
     def get(result, key):
@@ -440,7 +450,9 @@ def driver_main(argv):
     ours_small = get(taipan_small, "tokens_per_second")
     ours_memory = get(taipan_small, "peak_rss_mib")
     mfu, sgemm = get(taipan_large, "mfu"), get(taipan_large, "sgemm_gflops")
-    ours_generate = get(taipan_generate, "tokens_per_second")
+    def decode(side, dtype):
+        return get(generate[side, dtype], "tokens_per_second")
+
     rows = [
         row("bench-small training, tokens/s (vs mambapy)", ours_small, get(mambapy, "tokens_per_second"),
             ratio_of(ours_small, get(mambapy, "tokens_per_second")), 10, "≥"),
@@ -452,8 +464,12 @@ def driver_main(argv):
             ratio_of(ours_memory, get(hf_train, "peak_rss_mib")), 0, None),
         row("bench-130m training GFLOP/s (vs sgemm of the same run: MFU)",
             None if mfu is None else mfu * sgemm, sgemm, mfu, 0.5, "≥"),
-        row("130M greedy decoding, tokens/s (vs transformers generate)", ours_generate,
-            get(hf_generate, "tokens_per_second"), ratio_of(ours_generate, get(hf_generate, "tokens_per_second")), 5, "≥"),
+        row("130M greedy decoding, float32, tokens/s (vs transformers generate, float32)", decode("taipan", "float32"),
+            decode("transformers", "float32"), ratio_of(decode("taipan", "float32"), decode("transformers", "float32")), 5, "≥"),
+        row("130M greedy decoding, bfloat16, tokens/s (vs transformers generate, bfloat16)", decode("taipan", "bfloat16"),
+            decode("transformers", "bfloat16"), ratio_of(decode("taipan", "bfloat16"), decode("transformers", "bfloat16")), 5, "≥"),
+        row("130M greedy decoding, Taipan bfloat16 (vs transformers generate, float32: its default)", decode("taipan", "bfloat16"),
+            decode("transformers", "float32"), ratio_of(decode("taipan", "bfloat16"), decode("transformers", "float32")), 5, "≥"),
     ]
     header = ["metric", "Taipan", "peer", "ratio", "target", "met?"]
 
@@ -474,8 +490,13 @@ def driver_main(argv):
         f"Taipan bench-130m: step {format_number(get(taipan_large, 'step_ms'))} ms (median of {args.large_steps} after 1 warm-up), "
         f"{format_number(get(taipan_large, 'tokens_per_second'))} tokens/s, peak RSS {format_number(get(taipan_large, 'peak_rss_mib'))} MiB",
         f"generation: prompt {args.prompt}, {args.tokens} new tokens, median of {args.generate_runs}; transformers with its prefill "
-        f"{format_number(get(hf_generate, 'with_prefill_tokens_per_second'))} tokens/s; peak RSS Taipan "
-        f"{format_number(get(taipan_generate, 'peak_rss_mib'))} MiB, transformers {format_number(get(hf_generate, 'peak_rss_mib'))} MiB",
+        f"{format_number(get(generate['transformers', 'float32'], 'with_prefill_tokens_per_second'))} (float32) and "
+        f"{format_number(get(generate['transformers', 'bfloat16'], 'with_prefill_tokens_per_second'))} (bfloat16) tokens/s; "
+        f"Taipan read its weights at {format_number(get(generate['taipan', 'float32'], 'weight_gb_per_second'))} (float32) and "
+        f"{format_number(get(generate['taipan', 'bfloat16'], 'weight_gb_per_second'))} (bfloat16) GB/s; peak RSS Taipan "
+        f"{format_number(get(generate['taipan', 'float32'], 'peak_rss_mib'))} / {format_number(get(generate['taipan', 'bfloat16'], 'peak_rss_mib'))} MiB, "
+        f"transformers {format_number(get(generate['transformers', 'float32'], 'peak_rss_mib'))} / "
+        f"{format_number(get(generate['transformers', 'bfloat16'], 'peak_rss_mib'))} MiB (float32 / bfloat16)",
         f"load average ({os.cpu_count()} cores) as each measurement started: "
         + ", ".join(f"{name} {load:.2f}" for name, load in LOAD_AT_START.items()) + f"; at the end {load_after[0]:.2f}",
     ]

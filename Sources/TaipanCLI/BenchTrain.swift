@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Foundation
+import TaipanNN
 import TaipanTensor
 import TaipanTrain
 
@@ -56,6 +57,7 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "Prompt length.") var prompt = 16
     @Option(help: "Tokens generated per run.") var tokens = 128
     @Option(help: "Timed runs (the median is reported).") var runs = 5
+    @Option(help: "How the decoder stores its matrices: float32 or bfloat16.") var weights: DecodingWeights = .float32
 
     func validate() throws {
         guard prompt >= 1, tokens >= 1, runs >= 1 else { throw ValidationError("--prompt, --tokens and --runs must be at least 1") }
@@ -63,10 +65,13 @@ struct BenchGenerate: ParsableCommand {
 
     func run() throws {
         let config = try options.load()
-        let r = try Benchmarks.generate(config: config, promptTokens: prompt, newTokens: tokens, runs: runs)
-        print("\(options.config): \(r.parameters.formatted()) parameters, prompt \(prompt), \(tokens) new tokens, \(Threads.count) threads, median of \(runs)")
-        print(String(format: "  %.1f tokens/s (%.2f ms a token) | peak RSS %.0f MiB", r.tokensPerSecond, 1e3 / r.tokensPerSecond, Double(r.peakResidentBytes) / 1048576))
-        print(String(format: "RESULT tokens_per_second=%.2f peak_rss_mib=%.1f", r.tokensPerSecond, Double(r.peakResidentBytes) / 1048576))
+        let r = try Benchmarks.generate(config: config, promptTokens: prompt, newTokens: tokens, runs: runs, weights: weights)
+        print("\(options.config): \(r.parameters.formatted()) parameters, \(weights.rawValue) weights, prompt \(prompt), \(tokens) new tokens, \(Threads.count) threads, median of \(runs)")
+        print(String(format: "  %.1f tokens/s (%.2f ms a token) | weights %.0f MB a token, read at %.1f GB/s | peak RSS %.0f MiB",
+                     r.tokensPerSecond, 1e3 / r.tokensPerSecond, Double(r.weightBytesPerToken) / 1e6, r.weightBandwidth / 1e9,
+                     Double(r.peakResidentBytes) / 1048576))
+        print(String(format: "RESULT tokens_per_second=%.2f weight_gb_per_second=%.2f peak_rss_mib=%.1f",
+                     r.tokensPerSecond, r.weightBandwidth / 1e9, Double(r.peakResidentBytes) / 1048576))
     }
 }
 

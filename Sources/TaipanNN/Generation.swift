@@ -1,7 +1,6 @@
-// Generation.swift — text generation with the recurrent form of Mamba: the prompt goes through
-// the parallel forward once (prefill), which leaves each layer's convolution window and SSM
-// state; every later token is one step of the recurrence, so memory stays constant per token.
-// Greedy decoding, or sampling with temperature, top-k and top-p from the seeded generator.
+// Generation.swift — text generation with the recurrent form of Mamba (see Decoder.swift):
+// memory stays constant per token. Greedy decoding, or sampling with temperature, top-k and
+// top-p from the seeded generator.
 
 import Foundation
 import TaipanTensor
@@ -31,8 +30,9 @@ public struct SamplingOptions: Sendable {
 extension MambaLM {
     /// Generates up to `options.maxNewTokens` ids after `prompt` (one sequence) and returns
     /// only the new ids. `generator` drives sampling; greedy decoding never touches it.
+    /// `weights` chooses how the decoder stores its matrices (see `DecodingWeights`).
     public func generate(
-        prompt: [Int32], options: SamplingOptions, generator: inout SeededGenerator,
+        prompt: [Int32], options: SamplingOptions, weights: DecodingWeights = .float32, generator: inout SeededGenerator,
         onToken: (Int32) -> Void = { _ in }
     ) throws(TensorError) -> [Int32] {
         guard !prompt.isEmpty else { throw .invalidArgument("generate: the prompt is empty") }
@@ -40,42 +40,17 @@ extension MambaLM {
             throw .invalidArgument(
                 "generate: need maxNewTokens ≥ 0, temperature ≥ 0, topK ≥ 0 and 0 < topP ≤ 1 (got \(options.maxNewTokens), \(options.temperature), \(options.topK), \(options.topP))")
         }
-        return try withoutGradients { () throws(TensorError) -> [Int32] in
-            var states: [MixerState] = []
-            var logits = try prefill(prompt, states: &states)
-            var generated: [Int32] = []
-            while generated.count < options.maxNewTokens {
-                let next = Self.choose(from: logits, options: options, generator: &generator)
-                generated.append(next)
-                onToken(next)
-                if options.stopTokens.contains(next) || generated.count == options.maxNewTokens { break }
-                logits = try step(next, states: states)
-            }
-            return generated
+        let decoder = Decoder(model: self, weights: weights)
+        var logits = try decoder.prefill(prompt)
+        var generated: [Int32] = []
+        while generated.count < options.maxNewTokens {
+            let next = Self.choose(from: logits, options: options, generator: &generator)
+            generated.append(next)
+            onToken(next)
+            if options.stopTokens.contains(next) || generated.count == options.maxNewTokens { break }
+            logits = try decoder.step(next)
         }
-    }
-
-    /// Runs the prompt through the parallel forward, fills `states` (one per layer) and returns
-    /// the logits (V) at the last position.
-    public func prefill(_ prompt: [Int32], states: inout [MixerState]) throws(TensorError) -> [Float] {
-        var hidden = try embeddings(prompt, shape: [1, prompt.count])
-        states = []
-        for layer in layers {
-            let (output, state) = layer.mixer.forward(layer.norm(hidden), captureState: true)
-            hidden = hidden + output
-            states.append(state!)
-        }
-        let last = finalNorm(hidden).slice(1, (prompt.count - 1)..<prompt.count).reshaped([1, config.hiddenSize])
-        return matmul(last, headWeight, transposeB: true).values
-    }
-
-    /// Feeds one token through the recurrence, advancing `states`; returns the logits (V).
-    public func step(_ token: Int32, states: [MixerState]) throws(TensorError) -> [Float] {
-        var hidden = try embeddings([token], shape: [1])  // (1, D)
-        for (layer, state) in zip(layers, states) {
-            hidden = hidden + layer.mixer.step(layer.norm(hidden), state: state)
-        }
-        return matmul(finalNorm(hidden), headWeight, transposeB: true).values
+        return generated
     }
 
     /// Picks the next id from `logits`: the argmax (first on ties) for temperature 0,

@@ -73,7 +73,7 @@ public final class MambaMixer: Module {
     public func callAsFunction(_ hidden: Tensor) -> Tensor { forward(hidden, captureState: false).output }
 
     /// The forward pass; with `captureState` it also returns the convolution window and SSM
-    /// state after the last position, from which `step` continues (prefill).
+    /// state after the last position, from which `Decoder.step` continues (prefill).
     public func forward(_ hidden: Tensor, captureState: Bool) -> (output: Tensor, state: MixerState?) {
         let (inner, stateWidth, rank) = (innerSize, stateSize, timeStepRank)
         let projected = inProjection(hidden)  // (B, L, 2E): x then z
@@ -95,30 +95,6 @@ public final class MambaMixer: Module {
             d: d, z: ColumnSlice(projected, start: inner, width: inner), deltaBias: timeStepProjection.bias!,
             checkpointInterval: scanCheckpointInterval, finalState: state?.ssm)
         return (outProjection(y), state)
-    }
-
-    /// One token of recurrent decoding: hidden (B, D) → (B, D), advancing `state`.
-    public func step(_ hidden: Tensor, state: MixerState) -> Tensor {
-        let (inner, stateWidth, rank) = (innerSize, stateSize, timeStepRank)
-        let batch = hidden.shape[0]
-        let projected = inProjection(hidden)  // (B, 2E): x then z
-        let x = state.convolveStep(projected, weight: convolution.weight, bias: convolution.bias).silu()  // (B, E)
-        let parameters = xProjection(x)  // (B, R + 2N)
-        let delta = matmul(parameters.slice(1, 0..<rank), timeStepProjection.weight, transposeB: true)  // (B, E)
-        let a = -aLog.exp()  // (E, N)
-        let y = Tensor(uninitialized: [batch, inner])  // (B, E)
-        let layout: SelectiveScanLayout
-        do {
-            layout = try SelectiveScanLayout(
-                batch: batch, length: 1, channels: inner, stateSize: stateWidth, checkpointInterval: 1,
-                uRowStride: inner, deltaRowStride: inner, zRowStride: 2 * inner,
-                bRowStride: rank + 2 * stateWidth, cRowStride: rank + 2 * stateWidth)
-        } catch { preconditionFailure(error.description) }
-        selectiveScanStep(
-            y: y.pointer, state: state.ssm.pointer, u: x.pointer, delta: delta.pointer,
-            z: projected.pointer + inner, b: parameters.pointer + rank, c: parameters.pointer + rank + stateWidth,
-            a: a.pointer, d: d.pointer, deltaBias: timeStepProjection.bias!.pointer, layout: layout)
-        return outProjection(y)
     }
 }
 
@@ -145,25 +121,5 @@ public final class MixerState {
                 (window.pointer + (b * kernel + k) * inner).update(from: x.pointer + (b * length + t) * inner, count: inner)
             }
         }
-    }
-
-    /// Shifts x (the first E columns of `projected` (B, 2E)) into the window and returns the
-    /// convolution at the newest position (B, E).
-    func convolveStep(_ projected: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-        let (batch, kernel, inner) = (window.shape[0], window.shape[1], window.shape[2])
-        let result = Tensor(uninitialized: [batch, inner])
-        let w = window.pointer, filter = weight.pointer
-        for b in 0..<batch {
-            let rows = w + b * kernel * inner
-            rows.update(from: rows + inner, count: (kernel - 1) * inner)
-            (rows + (kernel - 1) * inner).update(from: projected.pointer + b * 2 * inner, count: inner)
-            let out = result.pointer + b * inner
-            for e in 0..<inner {
-                var total = bias?.pointer[e] ?? 0
-                for k in 0..<kernel { total += filter[e * kernel + k] * rows[k * inner + e] }
-                out[e] = total
-            }
-        }
-        return result
     }
 }

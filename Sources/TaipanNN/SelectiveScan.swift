@@ -206,10 +206,11 @@ public func selectiveScanStep(
     d: UnsafePointer<Float>,                        // (E)
     deltaBias: UnsafePointer<Float>,                // (E)
     layout: SelectiveScanLayout,
-    threads: Int = Threads.count
+    threads: Int = Threads.count,
+    team: SpinningTeam? = nil
 ) {
     let channels = layout.channels, stateSize = layout.stateSize, blocks = layout.channelBlocks
-    parallelChunks(count: layout.batch * blocks, chunks: threads) { _, items in
+    func advanceBlocks(_ items: Range<Int>) {
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 2 * stateSize) { buffer in
             guard let blockState = buffer.baseAddress else { return }
             let blockA = blockState + stateSize                     // (N) lanes: channels
@@ -232,6 +233,11 @@ public func selectiveScanStep(
                 scatterColumns(blockState, to: slot, stateSize: stateSize, lanes: lanes)
             }
         }
+    }
+    if let team {
+        team.forEachChunk(count: layout.batch * blocks) { advanceBlocks($0) }
+    } else {
+        parallelChunks(count: layout.batch * blocks, chunks: threads) { _, items in advanceBlocks(items) }
     }
 }
 

@@ -22,6 +22,14 @@ public enum Threads {
         current = count
         openblas_set_num_threads(Int32(count))
     }
+
+    /// Runs `body` with OpenBLAS on one thread (then back to `count`): for callers that split
+    /// products between their own threads, each calling OpenBLAS on its share.
+    public static func withSingleThreadedBLAS<Value, Failure: Error>(_ body: () throws(Failure) -> Value) throws(Failure) -> Value {
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(current)) }
+        return try body()
+    }
 }
 
 /// Runs `body(chunk, range)` for `chunks` contiguous pieces of `0..<count`, in parallel when

@@ -30,6 +30,11 @@ public struct GenerateBenchmarkReport: Sendable {
     /// Median seconds of the decode (after prefill) per run.
     public var medianDecodeSeconds: Double
     public var tokensPerSecond: Double { Double(newTokens) / medianDecodeSeconds }
+    /// How the decoder stored its matrices, and the bytes of them one token reads.
+    public var weights: DecodingWeights
+    public var weightBytesPerToken: Int
+    /// Weight bytes read per second: decoding at batch 1 is bound by this.
+    public var weightBandwidth: Double { Double(weightBytesPerToken) * tokensPerSecond }
     public var peakResidentBytes: Int
 }
 
@@ -92,29 +97,30 @@ public enum Benchmarks {
     }
 
     /// Times greedy recurrent decoding of `newTokens` tokens after a `promptTokens` prompt
-    /// (batch 1), `runs` times.
-    public static func generate(config: TrainConfig, promptTokens: Int, newTokens: Int, runs: Int) throws -> GenerateBenchmarkReport {
+    /// (batch 1), `runs` times, with the decoder's matrices stored as `weights`.
+    public static func generate(
+        config: TrainConfig, promptTokens: Int, newTokens: Int, runs: Int, weights: DecodingWeights = .float32
+    ) throws -> GenerateBenchmarkReport {
         let vocabulary = config.model.vocabularySize > 0 ? config.model.vocabularySize : 4096
         let architecture = try config.mambaConfig(vocabularySize: vocabulary)
         var generator = SeededGenerator(seed: UInt64(config.training.seed))
         let model = MambaLM(config: architecture, generator: &generator)
         let prompt = (0..<promptTokens).map { _ in Int32(generator.next() % UInt64(architecture.vocabSize)) }
+        let decoder = Decoder(model: model, weights: weights)
         var times: [Double] = []
         for _ in 0..<runs {
-            try withoutGradients { () throws -> Void in
-                var states: [MixerState] = []
-                var logits = try model.prefill(prompt, states: &states)
-                times.append(try time { () throws -> Void in
-                    for _ in 0..<newTokens {
-                        let next = MambaLM.choose(from: logits, options: SamplingOptions(), generator: &generator)
-                        logits = try model.step(next, states: states)
-                    }
-                })
-            }
+            var logits = try decoder.prefill(prompt)
+            times.append(try time { () throws -> Void in
+                for _ in 0..<newTokens {
+                    let next = MambaLM.choose(from: logits, options: SamplingOptions(), generator: &generator)
+                    logits = try decoder.step(next)
+                }
+            })
         }
         return GenerateBenchmarkReport(
             parameters: model.parameterCount, promptTokens: promptTokens, newTokens: newTokens,
-            medianDecodeSeconds: median(times), peakResidentBytes: peakResidentBytes())
+            medianDecodeSeconds: median(times), weights: weights, weightBytesPerToken: decoder.weightBytesPerToken,
+            peakResidentBytes: peakResidentBytes())
     }
 
     /// Times the selective scan alone, forward and backward, on the shapes of one layer of

@@ -39,6 +39,14 @@ import TaipanCheckpoint
         #expect(result.output.split(separator: "\n").first.map(String.init) == greedy.map(String.init).joined(separator: ","))
     }
 
+    @Test func generateWithBFloat16WeightsGivesTheAskedLength() throws {
+        let result = try runTaipan(["generate", "--model", Self.model, "--ids", "1,2,3", "--max-new-tokens", "5", "--stop", "", "--weights", "bfloat16"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.split(separator: "\n").first?.split(separator: ",").count == 8)
+        let bad = try runTaipan(["generate", "--model", Self.model, "--ids", "1", "--weights", "float16"])
+        #expect(bad.status != 0 && bad.error.contains("--weights") && bad.error.contains("float16"))
+    }
+
     @Test func badInputsFailWithAMessageNamingTheCulprit() throws {
         let missing = try runTaipan(["model", "info", "/nonexistent-model"])
         #expect(missing.status != 0 && missing.error.contains("/nonexistent-model/config.json"))

@@ -57,6 +57,24 @@ import TaipanTensor
         #expect(prompt + generated == reference)
     }
 
+    @Test func decodingStepByStepMatchesPyTorchsLogits() throws {
+        let model = try MambaLM.load(directory: Self.modelDirectory)
+        let expected = try Self.expected()
+        let ids = try expected.integers("input_ids").map { Int32($0) }
+        let reference = try expected.floats("logits")  // (2, 32, V): row 0 here
+        let (length, vocabulary) = (32, model.config.vocabSize)
+        for (weights, tolerance) in [(DecodingWeights.float32, 1e-4), (.bfloat16, 2e-2)] {
+            let decoder = Decoder(model: model, weights: weights)
+            var logits = try decoder.prefill([ids[0]])
+            var worst = 0.0
+            for t in 0..<length {
+                worst = max(worst, Self.relativeError(logits, Array(reference[(t * vocabulary)..<((t + 1) * vocabulary)])))
+                if t + 1 < length { logits = try decoder.step(ids[t + 1]) }
+            }
+            #expect(worst <= tolerance, "\(weights): relative error \(worst)")
+        }
+    }
+
     @Test func savedModelLoadsBackIdentically() throws {
         let scratch = try ScratchDirectory()
         let model = try MambaLM.load(directory: Self.modelDirectory)
