@@ -61,7 +61,8 @@ public func causalConv1d(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     }
 }
 
-/// Parallel over channel blocks: every thread owns whole channels, for all b and t.
+/// Parallel over channel blocks: every thread owns whole channels, for all b and t. The filter
+/// is read transposed, (K, E), so the inner loops run over contiguous channels (SIMD).
 func causalConv1dForward(
     output: UnsafeMutablePointer<Float>,  // (B, L, E)
     input: UnsafePointer<Float>,  // (B, L, E)
@@ -69,14 +70,18 @@ func causalConv1dForward(
     bias: UnsafePointer<Float>?,  // (E,)
     batch: Int, length: Int, channels: Int, kernel: Int
 ) {
-    parallelFor(channels, grain: 16) { block in
-        for b in 0..<batch {
-            for t in 0..<length {
-                let y = output + (b * length + t) * channels
-                for e in block { y[e] = bias?[e] ?? 0 }
-                for k in Swift.max(0, kernel - 1 - t)..<kernel {
-                    let x = input + (b * length + t - kernel + 1 + k) * channels
-                    for e in block { y[e] += weight[e * kernel + k] * x[e] }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: Swift.max(1, kernel * channels)) { buffer in
+        guard let filter = buffer.baseAddress else { return }  // (K, E)
+        for e in 0..<channels { for k in 0..<kernel { filter[k * channels + e] = weight[e * kernel + k] } }
+        parallelFor(channels, grain: 16) { block in
+            for b in 0..<batch {
+                for t in 0..<length {
+                    let y = output + (b * length + t) * channels
+                    for e in block { y[e] = bias?[e] ?? 0 }
+                    for k in Swift.max(0, kernel - 1 - t)..<kernel {
+                        let x = input + (b * length + t - kernel + 1 + k) * channels, w = filter + k * channels
+                        for e in block { y[e] += w[e] * x[e] }
+                    }
                 }
             }
         }
@@ -85,6 +90,7 @@ func causalConv1dForward(
 
 /// dx[b, s, e] += Σ_k w[e, k] · g[b, s + K − 1 − k, e]; dW[e, k] = Σ_{b,t} g[b, t, e] · x[b, t − K + 1 + k, e];
 /// dBias[e] = Σ_{b,t} g[b, t, e]. Each thread owns whole channels, so the sums run in a fixed order.
+/// The filter and its gradient are kept transposed, (K, E), while the loops run.
 func causalConv1dBackward(
     inputGradient: UnsafeMutablePointer<Float>?,  // (B, L, E), accumulated into; nil to skip
     weightGradient: UnsafeMutablePointer<Float>,  // (E, K), overwritten
@@ -94,25 +100,29 @@ func causalConv1dBackward(
     weight: UnsafePointer<Float>,  // (E, K)
     batch: Int, length: Int, channels: Int, kernel: Int
 ) {
-    parallelFor(channels, grain: 16) { block in
-        for e in block {
-            biasGradient[e] = 0
-            for k in 0..<kernel { weightGradient[e * kernel + k] = 0 }
-        }
-        for b in 0..<batch {
-            for t in 0..<length {
-                let g = outputGradient + (b * length + t) * channels
-                for e in block { biasGradient[e] += g[e] }
-                for k in Swift.max(0, kernel - 1 - t)..<kernel {
-                    let offset = (b * length + t - kernel + 1 + k) * channels
-                    let x = input + offset
-                    for e in block { weightGradient[e * kernel + k] += g[e] * x[e] }
-                    if let inputGradient {
-                        let dx = inputGradient + offset
-                        for e in block { dx[e] += weight[e * kernel + k] * g[e] }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: Swift.max(1, 2 * kernel * channels)) { buffer in
+        guard let filter = buffer.baseAddress else { return }  // (K, E)
+        let filterGradient = filter + kernel * channels  // (K, E)
+        for e in 0..<channels { for k in 0..<kernel { filter[k * channels + e] = weight[e * kernel + k] } }
+        parallelFor(channels, grain: 16) { block in
+            for e in block { biasGradient[e] = 0 }
+            for k in 0..<kernel { for e in block { filterGradient[k * channels + e] = 0 } }
+            for b in 0..<batch {
+                for t in 0..<length {
+                    let g = outputGradient + (b * length + t) * channels
+                    for e in block { biasGradient[e] += g[e] }
+                    for k in Swift.max(0, kernel - 1 - t)..<kernel {
+                        let offset = (b * length + t - kernel + 1 + k) * channels
+                        let x = input + offset, dw = filterGradient + k * channels
+                        for e in block { dw[e] += g[e] * x[e] }
+                        if let inputGradient {
+                            let dx = inputGradient + offset, w = filter + k * channels
+                            for e in block { dx[e] += w[e] * g[e] }
+                        }
                     }
                 }
             }
+            for e in block { for k in 0..<kernel { weightGradient[e * kernel + k] = filterGradient[k * channels + e] } }
         }
     }
 }
