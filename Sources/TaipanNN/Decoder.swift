@@ -3,9 +3,10 @@
 // SSM state; every later token is one step of the recurrence on preallocated buffers.
 //
 // At batch 1 every weight matrix is read once per token and little else happens, so the time
-// of a step is the bytes of weights read. The decoder can keep its matrices as float32 (through
-// OpenBLAS, exactly the model's numbers) or as bfloat16 copies (half the bytes, products still
-// accumulated in float32; logits then differ from float32 at about 1e-3 relative).
+// of a step is the bytes of weights read. The decoder can use the model's float32 matrices
+// (through OpenBLAS; the logits agree with the parallel forward to float rounding) or bfloat16
+// copies of them (half the bytes, products still accumulated in float32; logits then differ
+// from float32 at about 1e-3 relative). Products are split over a `SpinningTeam`.
 //
 // Dimension letters: D hidden size, E inner channels, N state size, R time-step rank,
 // K convolution width, V vocabulary.
