@@ -7,9 +7,10 @@ SWIFT          ?= swift
 # One release build serves the tests and the tools, so `make test` and `make train` share it.
 # Numeric tests are far too slow in debug builds; -enable-testing keeps @testable imports working.
 # On CPUs with AVX2 and FMA the kernels' SIMD8 code compiles to single AVX instructions
-# (measured: about 1.3× faster steps); the flag stays out of Package.swift so that packages
-# depending on Taipan build anywhere.
-CPU_FLAGS      := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo "-Xswiftc -target-cpu -Xswiftc haswell")
+# (measured: about 1.3× faster steps), and TAIPAN_FMA lets `multiplyAdd` fuse (the scan's
+# exponentials and recurrences: about 1.15× faster bench-small steps); the flags stay out of
+# Package.swift so that packages depending on Taipan build anywhere.
+CPU_FLAGS      := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo "-Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DTAIPAN_FMA")
 RELEASE_FLAGS  := -c release -Xswiftc -enable-testing $(CPU_FLAGS)
 TEST_FLAGS     := $(RELEASE_FLAGS)
 # python3 and perl provide text for the sample dataset (Python's standard library, Perl's modules).

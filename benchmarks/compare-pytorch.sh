@@ -28,7 +28,7 @@ PY
 # The build `make` makes: release, for Haswell and later where the CPU has AVX2 and FMA.
 flags=(-c release -Xswiftc -enable-testing)
 if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
-    flags+=(-Xswiftc -target-cpu -Xswiftc haswell)
+    flags+=(-Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DTAIPAN_FMA)
 fi
 if ! log=$(swift build "${flags[@]}" --product taipan 2>&1); then
     echo "$log" >&2

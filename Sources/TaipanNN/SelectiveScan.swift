@@ -393,14 +393,14 @@ public func selectiveScanBackward(
                         let dBRow = dBLanes + j * stateSize, dCRow = dCLanes + j * stateSize
                         var dStepFromDecay = SIMD8<Float>(), dStateTimesB = SIMD8<Float>()
                         for n in 0..<stateSize {
-                            let dh = blockDState[n] + dOutput * cRow[n]
-                            dCRow[n] += dOutput * current[n]
-                            dBRow[n] += dh * stepInput
-                            dStateTimesB += dh * bRow[n]
+                            let dh = multiplyAdd(dOutput, SIMD8(repeating: cRow[n]), blockDState[n])
+                            dCRow[n] = multiplyAdd(dOutput, current[n], dCRow[n])
+                            dBRow[n] = multiplyAdd(dh, stepInput, dBRow[n])
+                            dStateTimesB = multiplyAdd(dh, SIMD8(repeating: bRow[n]), dStateTimesB)
                             // d/d(Δ·A) of exp(Δ·A)·h_{t−1}, shared by dA and dΔ.
                             let dExponent = dh * previous[n] * decay[n]
-                            blockDA[n] += dExponent * step
-                            dStepFromDecay += dExponent * blockA[n]
+                            blockDA[n] = multiplyAdd(dExponent, step, blockDA[n])
+                            dStepFromDecay = multiplyAdd(dExponent, blockA[n], dStepFromDecay)
                             blockDState[n] = dh * decay[n]
                         }
                         let dStep = dStepFromDecay + input * dStateTimesB
@@ -600,9 +600,9 @@ private func advance(
     for n in 0..<stateSize {
         let decay = fastExp(step * a[n])
         decays?[n] = decay
-        let h = decay * previous[n] + stepInput * bRow[n]
+        let h = multiplyAdd(decay, previous[n], stepInput * bRow[n])
         next[n] = h
-        output += h * cRow[n]
+        output = multiplyAdd(h, SIMD8(repeating: cRow[n]), output)
     }
     return output
 }
