@@ -93,12 +93,12 @@ func bfloat16Dot(_ row: UnsafePointer<UInt32>, _ x: UnsafePointer<Float>, column
     for block in 0..<whole {
         let packed = raw.loadUnaligned(fromByteOffset: block * 64, as: SIMD16<UInt32>.self)
         let offset = block * 128
-        low = low.addingProduct(
+        low = multiplyAdd(
             unsafeBitCast(packed &<< 16, to: SIMD16<Float>.self),
-            input.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self))
-        high = high.addingProduct(
+            input.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self), low)
+        high = multiplyAdd(
             unsafeBitCast(packed & 0xFFFF_0000, to: SIMD16<Float>.self),
-            input.loadUnaligned(fromByteOffset: offset + 64, as: SIMD16<Float>.self))
+            input.loadUnaligned(fromByteOffset: offset + 64, as: SIMD16<Float>.self), high)
     }
     var total = (low + high).sum()
     let start = whole * 32

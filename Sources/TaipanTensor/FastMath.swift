@@ -12,10 +12,10 @@
 // FMA (`-D TAIPAN_FMA`, which the Makefile passes with `-target-cpu haswell`): without FMA in
 // the target CPU, `addingProduct` becomes a libm call per lane.
 
-/// a·b + c: one fused multiply-add (one rounding) in builds with `-D TAIPAN_FMA`, else a multiply
-/// then an add. A build gives the same bits on every run either way.
+/// a·b + c lane by lane: one fused multiply-add (one rounding) in builds with `-D TAIPAN_FMA`,
+/// else a multiply then an add. A build gives the same bits on every run either way.
 @inlinable @inline(__always)
-public func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
+public func multiplyAdd<Vector: SIMD>(_ a: Vector, _ b: Vector, _ c: Vector) -> Vector where Vector.Scalar == Float {
     #if TAIPAN_FMA
     return c.addingProduct(a, b)
     #else

@@ -116,4 +116,18 @@ private func sweep(_ low: Double, _ high: Double, count: Int) -> [Float] {
         let special = lanes([-.infinity, .infinity, .nan], fastSigmoid)
         #expect(special[0] == 0 && special[1] == 1 && special[2].isNaN)
     }
+
+    @Test func multiplyAddFusesExactlyWhenTheBuildSaysSo() {
+        // (1 + 2⁻¹³)(1 − 2⁻¹³) − 1 = −2⁻²⁶: a fused multiply-add keeps it; a separate multiply
+        // rounds the product to 1 first and gives 0.
+        let e: Float = 0x1p-13
+        let result = multiplyAdd(SIMD8(repeating: 1 + e), SIMD8(repeating: 1 - e), SIMD8(repeating: -1))
+        #if TAIPAN_FMA
+        #expect(result == SIMD8(repeating: -0x1p-26))
+        #else
+        #expect(result == SIMD8(repeating: 0))
+        #endif
+        let wide = multiplyAdd(SIMD16<Float>(repeating: 3), SIMD16(repeating: 4), SIMD16(repeating: 5))
+        #expect(wide == SIMD16(repeating: 17))
+    }
 }
