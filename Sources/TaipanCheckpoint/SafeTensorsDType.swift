@@ -2,6 +2,8 @@
 // (https://github.com/huggingface/safetensors, "Format"), their sizes, and the exact
 // widening of IEEE half (F16) and bfloat16 (BF16) values to Float32.
 
+import TaipanTensor
+
 /// An element type a safetensors header may name: booleans, unsigned and signed integers
 /// (`U8` … `I64`), IEEE floats (`F16`, `F32`, `F64`), bfloat16 and the two 8-bit float formats.
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
@@ -41,8 +43,9 @@ public func floatFromHalfBits(_ bits: UInt16) -> Float {
     }
 }
 
-/// The Float32 equal to the bfloat16 value with bit pattern `bits` (its upper half).
+/// The Float32 equal to the bfloat16 value with bit pattern `bits` (its upper half); the same
+/// widening TaipanTensor's bfloat16 matrices use.
 @inlinable
 public func floatFromBFloat16Bits(_ bits: UInt16) -> Float {
-    Float(bitPattern: UInt32(bits) << 16)
+    float(fromBFloat16: bits)
 }
