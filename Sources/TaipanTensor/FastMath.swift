@@ -1,4 +1,4 @@
-// FastMath.swift — exp, log1p, softplus and sigmoid on `SIMD8<Float>` (and a scalar exp) for
+// FastMath.swift — exp, exp2, log1p, softplus and sigmoid on `SIMD8<Float>` (and a scalar exp) for
 // the kernels' hot loops, where libm's one-value-at-a-time calls would cost more than the matmuls.
 //
 // exp follows the classic Cody–Waite scheme: x = k·ln2 + r with |r| ≤ ln2/2, ln2 split into a
@@ -49,6 +49,31 @@ public func fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
     return polynomial * firstScale * secondScale
 }
 
+/// 2^x for eight floats at once, within 2 ulp for x in [−126, 127]; results that would be
+/// below 2^−126 flush to 0 (x < −126.5 gives 0), x above 127 is taken as 127, NaN gives NaN.
+///
+/// Cheaper than `fastExp` (about half the instructions): the reduction x = k + r needs no
+/// split constant, and 2^k comes from one shift of the rounding sum. The scan computes its
+/// decays e^(Δ·A) = 2^(Δ·log2(e)·A) with it, where Δ·A ≤ 0 and the flush is harmless.
+@inlinable @inline(__always)
+public func fastExp2(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    var x = x.replacing(with: -127, where: x .< -127)
+    x.replace(with: 127, where: x .> 127)
+    // Adding 1.5·2^23 + 127 rounds x to an integer k and leaves k + 127 in the low mantissa
+    // bits, so shifting the sum's bits left by 23 gives the bits of 2^k (0 when k = −127).
+    let shifter: Float = 12_583_039
+    let shifted = x + shifter
+    let r = x - (shifted - shifter)  // in [−½, ½], exact
+    // 2^r = 1 + r·q(r), q fitted for least maximum relative error on [−½, ½] (about 2e-9).
+    var q = multiplyAdd(r, SIMD8(repeating: 1.535_336_2e-4), SIMD8(repeating: 1.339_887_5e-3))
+    q = multiplyAdd(q, r, SIMD8(repeating: 9.618_437e-3))
+    q = multiplyAdd(q, r, SIMD8(repeating: 5.550_332_4e-2))
+    q = multiplyAdd(q, r, SIMD8(repeating: 0.240_226_48))
+    q = multiplyAdd(q, r, SIMD8(repeating: 0.693_147_2))
+    let scale = unsafeBitCast(unsafeBitCast(shifted, to: SIMD8<Int32>.self) &<< 23, to: SIMD8<Float>.self)
+    return multiplyAdd(q, r, SIMD8(repeating: 1)) * scale
+}
+
 /// e^x for one float: lane 0 of `fastExp(_: SIMD8<Float>)`, so scalar and vector code agree
 /// bit for bit.
 @inlinable @inline(__always)
@@ -83,10 +108,21 @@ public func fastLog1p(_ x: SIMD8<Float>) -> SIMD8<Float> {
 /// log(1 + e^x) for eight floats, without overflow for large x; −∞ gives 0, +∞ gives +∞.
 @inlinable @inline(__always)
 public func fastSoftplus(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    // max(x, 0) + log1p(e^−|x|): the exponential never exceeds 1.
-    let magnitude = x.replacing(with: -x, where: x .< 0)
-    let positivePart = x.replacing(with: 0, where: x .< 0)
-    return positivePart + fastLog1p(fastExp(-magnitude))
+    fastSoftplusAndSigmoid(x).softplus
+}
+
+/// log(1 + e^x) and its derivative 1 / (1 + e^−x) for eight floats, from one exponential
+/// (the scan needs both for Δ). softplus as `fastSoftplus`; the sigmoid within a few ulp for
+/// every x, subnormal results included. ±∞ give (0, 0) and (+∞, 1); NaN gives NaN.
+@inlinable @inline(__always)
+public func fastSoftplusAndSigmoid(_ x: SIMD8<Float>) -> (softplus: SIMD8<Float>, sigmoid: SIMD8<Float>) {
+    // With e = e^−|x| ≤ 1: softplus = max(x, 0) + log1p(e), sigmoid = (x ≥ 0 ? 1 : e) / (1 + e).
+    let negative = x .< 0
+    let magnitude = x.replacing(with: -x, where: negative)
+    let positivePart = x.replacing(with: 0, where: negative)
+    let e = fastExp(-magnitude)
+    let numerator = SIMD8<Float>(repeating: 1).replacing(with: e, where: negative)
+    return (positivePart + fastLog1p(e), numerator / (1 + e))
 }
 
 /// 1 / (1 + e^−x) for eight floats, within a few ulp down to x = −88; below about −88.7 the

@@ -379,11 +379,11 @@ private let longProblems = [
         let long = try SelectiveScanLayout(batch: 1, length: 1024, channels: 64, stateSize: 16, checkpointInterval: 256)
         let shortBytes = selectiveScanBackwardScratchBytes(layout: short, threads: 1)
         let longBytes = selectiveScanBackwardScratchBytes(layout: long, threads: 1)
-        // Per thread: (4K + 1)·N + 2K + 3·8·N + 4·8 vectors of 32 bytes, then 7·K·64 staged floats,
+        // Per thread: (4K + 1)·N + K + 3·8·N + 4·8 vectors of 32 bytes, then 8·K·64 staged floats,
         // E·(N + 2) parameter partials and 2·L·N floats of dB, dC rows.
-        #expect(shortBytes == ((4 * 32 + 1) * 16 + 2 * 32 + 3 * 8 * 16 + 4 * 8) * 32
-            + (7 * 32 * 64 + 64 * 18 + 2 * 1024 * 16) * 4)
-        #expect(longBytes - shortBytes == (4 * 16 + 2) * (256 - 32) * 32 + 7 * (256 - 32) * 64 * 4)
+        #expect(shortBytes == ((4 * 32 + 1) * 16 + 32 + 3 * 8 * 16 + 4 * 8) * 32
+            + (8 * 32 * 64 + 64 * 18 + 2 * 1024 * 16) * 4)
+        #expect(longBytes - shortBytes == (4 * 16 + 1) * (256 - 32) * 32 + 8 * (256 - 32) * 64 * 4)
     }
 }
 

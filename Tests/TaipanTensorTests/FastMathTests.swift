@@ -75,6 +75,32 @@ private func sweep(_ low: Double, _ high: Double, count: Int) -> [Float] {
         #expect(fastExp(Float.nan).isNaN)
     }
 
+    @Test func exp2MatchesLibmWhereResultsAreNormal() {
+        // 10M points over [−126, 127], where 2^x is a normal float, plus the integers exactly.
+        let inputs = sweep(-126, 127, count: 10_000_000) + (-126...127).map { Float($0) }
+        let results = lanes(inputs, fastExp2)
+        var worst = 0.0, inexactPowers = 0
+        for (index, x) in inputs.enumerated() {
+            let reference = Foundation.exp2(Double(x))
+            worst = max(worst, ulpError(results[index], reference))
+            if x == x.rounded() && Double(results[index]) != reference { inexactPowers += 1 }
+        }
+        print("fastExp2 over [-126, 127], 10M points: max \(worst) ulp")
+        #expect(worst <= 2)
+        #expect(inexactPowers == 0)
+    }
+
+    @Test func exp2FlushesTinyResultsAndClampsLargeArguments() {
+        let inputs: [Float] = [-.infinity, -1000, -127, -126.6, -126, 0, 0.5, 127, 1000, .infinity, .nan]
+        let results = lanes(inputs, fastExp2)
+        #expect(results[0] == 0 && results[1] == 0 && results[2] == 0 && results[3] == 0)
+        #expect(results[4] == Float.leastNormalMagnitude)
+        #expect(results[5] == 1)
+        #expect(abs(Double(results[6]) - 2.0.squareRoot()) <= Double(Float(1.4142135).ulp))
+        #expect(results[7] == 0x1p127 && results[8] == 0x1p127 && results[9] == 0x1p127)
+        #expect(results[10].isNaN)
+    }
+
     @Test func log1pMatchesLibm() {
         let inputs = sweep(-0.99, 100, count: 1_000_000)
             + [0, 1e-30, 1e-10, 1e-7, -1e-7, 3e-5, 0.414, 1, 1e6, 1e30]
@@ -115,6 +141,26 @@ private func sweep(_ low: Double, _ high: Double, count: Int) -> [Float] {
         #expect(worst <= 3)
         let special = lanes([-.infinity, .infinity, .nan], fastSigmoid)
         #expect(special[0] == 0 && special[1] == 1 && special[2].isNaN)
+    }
+
+    @Test func softplusAndSigmoidTogetherMatchLibm() {
+        // The pair shares one exponential; its sigmoid keeps subnormal results (down to −103).
+        let inputs = sweep(-103, 110, count: 1_000_000) + [0, 1e-20, -1e-20, -87.5, -95]
+        let pairs = lanes(inputs) { fastSoftplusAndSigmoid($0).softplus } + lanes(inputs) { fastSoftplusAndSigmoid($0).sigmoid }
+        var worstSoftplus = 0.0, worstSigmoid = 0.0
+        for (index, x) in inputs.enumerated() {
+            let xd = Double(x)
+            let softplus = max(xd, 0) + Foundation.log1p(Foundation.exp(-abs(xd)))
+            worstSoftplus = max(worstSoftplus, ulpError(pairs[index], softplus))
+            worstSigmoid = max(worstSigmoid, ulpError(pairs[inputs.count + index], 1 / (1 + Foundation.exp(-xd))))
+        }
+        print("fastSoftplusAndSigmoid over [-103, 110]: max \(worstSoftplus) ulp, \(worstSigmoid) ulp")
+        #expect(worstSoftplus <= 3)
+        #expect(worstSigmoid <= 3)
+        let special = [-Float.infinity, .infinity, .nan].map { fastSoftplusAndSigmoid(SIMD8(repeating: $0)) }
+        #expect(special[0].softplus[0] == 0 && special[0].sigmoid[0] == 0)
+        #expect(special[1].softplus[0] == .infinity && special[1].sigmoid[0] == 1)
+        #expect(special[2].softplus[0].isNaN && special[2].sigmoid[0].isNaN)
     }
 
     @Test func multiplyAddFusesExactlyWhenTheBuildSaysSo() {
