@@ -576,7 +576,13 @@ private func stageIn(
     let width = columns.count
     for (index, row) in rows.enumerated() {
         let destination = staged + index * channelsPerGroup
-        destination.update(from: source + row * rowStride + columns.lowerBound, count: width)
+        let start = source + row * rowStride + columns.lowerBound
+        if width == channelsPerGroup {
+            // Eight vector copies inline: a call to memmove per 256-byte row cost more than the copy.
+            for block in 0..<blocksPerGroup { storeVector(loadVector(start + block * 8), to: destination + block * 8) }
+            continue
+        }
+        destination.update(from: start, count: width)
         if width < channelsPerGroup {
             (destination + width).update(repeating: 0, count: channelsPerGroup - width)
         }

@@ -5,8 +5,8 @@
 // 9-bit head (so k·head is exact) and a tail; e^r from a degree-6 polynomial whose coefficients
 // were fitted for least maximum relative error on that interval (about 5e-9, far below float
 // rounding); 2^k written straight into the exponent bits, in two halves so that results in the
-// subnormal range are rounded once. log1p uses the atanh series log(m) = 2·atanh(f / (2 + f)) on
-// a mantissa m in [√½, √2), plus the first-order correction for the rounding of 1 + x.
+// subnormal range are rounded once. log1p uses a fitted polynomial for log(m) on a mantissa m in
+// [√½, √2) (no division), plus the first-order correction for the rounding of 1 + x.
 //
 // Multiply-adds go through `multiplyAdd`, which fuses them only when the build says the CPU has
 // FMA (`-D TAIPAN_FMA`, which the Makefile passes with `-target-cpu haswell`): without FMA in
@@ -85,23 +85,32 @@ public func fastExp(_ x: Float) -> Float {
 @inlinable @inline(__always)
 public func fastLog1p(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let u = 1 + x
+    return log1p(x, rounded: u, reciprocal: 1 / u)
+}
+
+/// log(1 + x) given u = 1 + x as rounded and 1/u: the one division a caller may share.
+@inlinable @inline(__always)
+func log1p(_ x: SIMD8<Float>, rounded u: SIMD8<Float>, reciprocal: SIMD8<Float>) -> SIMD8<Float> {
     // u = 2^k · m with m in [√½, √2): offsetting the bits by those of √½ moves the exponent
     // boundary from 1 to √½, so the mantissa never strays far from 1.
     let bits = unsafeBitCast(u, to: SIMD8<Int32>.self) &+ (0x3F80_0000 - 0x3F35_04F3)
     let k = SIMD8<Float>((bits &>> 23) &- 127)
     let m = unsafeBitCast((bits & 0x007F_FFFF) &+ 0x3F35_04F3, to: SIMD8<Float>.self)
     let f = m - 1
-    // log(1 + f) = 2·atanh(s) = 2s + s·R(s²) with s = f / (2 + f); 2s = f − s·f keeps f, which
-    // is exact, as the leading term.
-    let s = f / (2 + f)
-    let z = s * s
-    var series = z * Float(0.222_222_2) + 0.285_714_3
-    series = series * z + 0.4
-    series = series * z + 0.666_666_7
-    series = series * z
-    let logM = f - s * (f - series)
+    // log(1 + f) = f − f²/2 + f³·P(f), P fitted for least maximum relative error on
+    // [√½ − 1, √2 − 1] (about 7.5e-10), evaluated as f + f²·(f·P(f) − ½) to keep f, which is
+    // exact, as the leading term.
+    var p = multiplyAdd(f, SIMD8(repeating: 0.067_466_423), SIMD8(repeating: -0.116_756_55))
+    p = multiplyAdd(p, f, SIMD8(repeating: 0.118_881_635))
+    p = multiplyAdd(p, f, SIMD8(repeating: -0.124_055_885))
+    p = multiplyAdd(p, f, SIMD8(repeating: 0.142_195_52))
+    p = multiplyAdd(p, f, SIMD8(repeating: -0.166_679_96))
+    p = multiplyAdd(p, f, SIMD8(repeating: 0.200_021_19))
+    p = multiplyAdd(p, f, SIMD8(repeating: -0.250_000_09))
+    p = multiplyAdd(p, f, SIMD8(repeating: 0.333_333_13))
+    let logM = multiplyAdd(f * f, multiplyAdd(f, p, SIMD8(repeating: -0.5)), f)
     // u = 1 + x rounded; log(u + e) ≈ log(u) + e/u puts back what the rounding dropped.
-    let correction = (x - (u - 1)) / u
+    let correction = (x - (u - 1)) * reciprocal
     return k * 0.693_359_375 + (logM + (k * -2.121_944_4e-4 + correction))
 }
 
@@ -121,8 +130,9 @@ public func fastSoftplusAndSigmoid(_ x: SIMD8<Float>) -> (softplus: SIMD8<Float>
     let magnitude = x.replacing(with: -x, where: negative)
     let positivePart = x.replacing(with: 0, where: negative)
     let e = fastExp(-magnitude)
+    let u = 1 + e, reciprocal = 1 / u
     let numerator = SIMD8<Float>(repeating: 1).replacing(with: e, where: negative)
-    return (positivePart + fastLog1p(e), numerator / (1 + e))
+    return (positivePart + log1p(e, rounded: u, reciprocal: reciprocal), numerator * reciprocal)
 }
 
 /// 1 / (1 + e^−x) for eight floats, within a few ulp down to x = −88; below about −88.7 the
