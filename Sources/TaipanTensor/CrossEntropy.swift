@@ -39,7 +39,9 @@ public func crossEntropy(
                         let row = x + r * classes
                         var tops = SIMD8<Float>(repeating: -.infinity), top = -Float.infinity
                         forEachVector(0..<classes) { j in
-                            tops = pointwiseMax(tops, SIMD8<Float>(loading: row + j))
+                            // Not pointwiseMax: the standard library's is a call per vector.
+                            let values = SIMD8<Float>(loading: row + j)
+                            tops.replace(with: values, where: values .> tops)
                         } scalar: { j in
                             top = Swift.max(top, row[j])
                         }

@@ -18,6 +18,9 @@ import TaipanTestSupport
             0, 0, 0,
         ]
         for (a, e) in zip(logits.grad!.values, expected) { #expect(abs(a - e) < 1e-6) }
+        // The first backward wrote a fresh gradient (ignored row included); a second adds to it.
+        try crossEntropy(logits: logits, targets: [2, 0, -100]).backward()
+        for (a, e) in zip(logits.grad!.values, expected) { #expect(abs(a - 2 * e) < 2e-6) }
     }
 
     @Test func sumReductionAndLargeLogits() throws {
