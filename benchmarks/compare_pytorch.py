@@ -11,9 +11,10 @@ Measured one after the other, each PyTorch benchmark in a process of its own (so
   - Taipan (`taipan bench train`);
 - Taipan's MFU on configs/bench-130m.toml, against the sgemm GFLOP/s of the same Taipan run;
 - greedy decoding, batch 1, with the 130M architecture and random weights: `transformers`'
-  `generate` with its cache against `taipan bench generate`, in float32 and in bfloat16 (the
-  model `.to(torch.bfloat16)`; Taipan's `--weights bfloat16`), each Taipan run right after the
-  peer it is compared with. Both count decode only: Taipan times the steps after its prefill;
+  `generate` with its cache against `taipan bench generate`, in float32, in bfloat16 (the
+  model `.to(torch.bfloat16)`; Taipan's `--weights bfloat16`) and with int8 weights (PyTorch's
+  dynamic quantisation of every `nn.Linear`, `torch.ao.quantization.quantize_dynamic`; Taipan's
+  `--weights int8`), each Taipan run right after the peer it is compared with. Both count decode only: Taipan times the steps after its prefill;
   for `generate`, a streamer stamps the time of every new token and the rate is
   (new tokens − 1) / (last stamp − first stamp), leaving out the prefill.
 
@@ -193,7 +194,8 @@ def train_worker(kind, shape, steps, warmup):
 
 def generate_worker(shape, prompt_tokens, new_tokens, runs, dtype):
     """Decode tokens/s of `transformers`' greedy `generate` with its cache, batch 1, with the
-    model in `dtype` (float32, its default, or bfloat16)."""
+    model in `dtype`: float32 (its default), bfloat16, or int8 (float32 with every `nn.Linear`
+    replaced by PyTorch's dynamically quantised int8 linear)."""
     import torch
     import transformers
     from transformers.generation.streamers import BaseStreamer
@@ -212,7 +214,11 @@ def generate_worker(shape, prompt_tokens, new_tokens, runs, dtype):
 
     baseline = resident_mib()
     torch.manual_seed(shape["seed"])
-    model = transformers.MambaForCausalLM(transformers_config(shape)).eval().to(getattr(torch, dtype))
+    model = transformers.MambaForCausalLM(transformers_config(shape)).eval()
+    if dtype == "int8":
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    else:
+        model = model.to(getattr(torch, dtype))
     # Ids from 1 up: 0 is the config's end-of-sequence id.
     prompt = torch.randint(1, shape["vocab"], (1, prompt_tokens))
 
@@ -246,7 +252,7 @@ def worker_main(argv):
     parser.add_argument("--prompt", type=int, default=16)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "int8"], default="float32")
     args = parser.parse_args(argv)
     import torch
 
@@ -434,7 +440,7 @@ def driver_main(argv):
             [taipan, "bench", "train", "--config", LARGE, "--steps", str(args.large_steps), "--warmup", "1", "--threads", str(threads)], timeout))
     # Decoding in both precisions, each Taipan run right after the peer it is compared with.
     generate = {}
-    for dtype in ("float32", "bfloat16"):
+    for dtype in ("float32", "bfloat16", "int8"):
         generate["transformers", dtype] = attempt(lambda: python_measurement(
             f"transformers generate, {dtype}", "transformers-generate", LARGE, threads, timeout,
             prompt=args.prompt, tokens=args.tokens, runs=args.generate_runs, dtype=dtype))
@@ -468,8 +474,12 @@ def driver_main(argv):
             decode("transformers", "float32"), ratio_of(decode("taipan", "float32"), decode("transformers", "float32")), 5, "≥"),
         row("130M greedy decoding, bfloat16, tokens/s (vs transformers generate, bfloat16)", decode("taipan", "bfloat16"),
             decode("transformers", "bfloat16"), ratio_of(decode("taipan", "bfloat16"), decode("transformers", "bfloat16")), 5, "≥"),
+        row("130M greedy decoding, int8 weights, tokens/s (vs transformers generate, dynamic int8)", decode("taipan", "int8"),
+            decode("transformers", "int8"), ratio_of(decode("taipan", "int8"), decode("transformers", "int8")), 5, "≥"),
         row("130M greedy decoding, Taipan bfloat16 (vs transformers generate, float32: its default)", decode("taipan", "bfloat16"),
             decode("transformers", "float32"), ratio_of(decode("taipan", "bfloat16"), decode("transformers", "float32")), 5, "≥"),
+        row("130M greedy decoding, Taipan int8 (vs transformers generate, float32: its default)", decode("taipan", "int8"),
+            decode("transformers", "float32"), ratio_of(decode("taipan", "int8"), decode("transformers", "float32")), 5, "≥"),
     ]
     header = ["metric", "Taipan", "peer", "ratio", "target", "met?"]
 
@@ -491,12 +501,16 @@ def driver_main(argv):
         f"{format_number(get(taipan_large, 'tokens_per_second'))} tokens/s, peak RSS {format_number(get(taipan_large, 'peak_rss_mib'))} MiB",
         f"generation: prompt {args.prompt}, {args.tokens} new tokens, median of {args.generate_runs}; transformers with its prefill "
         f"{format_number(get(generate['transformers', 'float32'], 'with_prefill_tokens_per_second'))} (float32) and "
-        f"{format_number(get(generate['transformers', 'bfloat16'], 'with_prefill_tokens_per_second'))} (bfloat16) tokens/s; "
+        f"{format_number(get(generate['transformers', 'bfloat16'], 'with_prefill_tokens_per_second'))} (bfloat16) and "
+        f"{format_number(get(generate['transformers', 'int8'], 'with_prefill_tokens_per_second'))} (int8) tokens/s; "
         f"Taipan read its weights at {format_number(get(generate['taipan', 'float32'], 'weight_gb_per_second'))} (float32) and "
-        f"{format_number(get(generate['taipan', 'bfloat16'], 'weight_gb_per_second'))} (bfloat16) GB/s; peak RSS Taipan "
-        f"{format_number(get(generate['taipan', 'float32'], 'peak_rss_mib'))} / {format_number(get(generate['taipan', 'bfloat16'], 'peak_rss_mib'))} MiB, "
+        f"{format_number(get(generate['taipan', 'bfloat16'], 'weight_gb_per_second'))} (bfloat16) and "
+        f"{format_number(get(generate['taipan', 'int8'], 'weight_gb_per_second'))} (int8) GB/s; peak RSS Taipan "
+        f"{format_number(get(generate['taipan', 'float32'], 'peak_rss_mib'))} / {format_number(get(generate['taipan', 'bfloat16'], 'peak_rss_mib'))} / "
+        f"{format_number(get(generate['taipan', 'int8'], 'peak_rss_mib'))} MiB, "
         f"transformers {format_number(get(generate['transformers', 'float32'], 'peak_rss_mib'))} / "
-        f"{format_number(get(generate['transformers', 'bfloat16'], 'peak_rss_mib'))} MiB (float32 / bfloat16)",
+        f"{format_number(get(generate['transformers', 'bfloat16'], 'peak_rss_mib'))} / "
+        f"{format_number(get(generate['transformers', 'int8'], 'peak_rss_mib'))} MiB (float32 / bfloat16 / int8)",
         f"load average ({os.cpu_count()} cores) as each measurement started: "
         + ", ".join(f"{name} {load:.2f}" for name, load in LOAD_AT_START.items()) + f"; at the end {load_after[0]:.2f}",
     ]

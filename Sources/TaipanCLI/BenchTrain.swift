@@ -57,7 +57,7 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "Prompt length.") var prompt = 16
     @Option(help: "Tokens generated per run.") var tokens = 128
     @Option(help: "Timed runs (the median is reported).") var runs = 5
-    @Option(help: "How the decoder stores its matrices: float32 or bfloat16.") var weights: DecodingWeights = .float32
+    @Option(help: "How the decoder stores its matrices: float32, bfloat16 or int8.") var weights: DecodingWeights = .float32
 
     func validate() throws {
         guard prompt >= 1, tokens >= 1, runs >= 1 else { throw ValidationError("--prompt, --tokens and --runs must be at least 1") }

@@ -22,7 +22,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Sample among the most likely tokens holding this much probability (1: all).") var topP: Float = 1
     @Option(help: "Seed of the sampler.") var seed: UInt64 = 0
     @Option(help: "Comma-separated ids that end generation (default: the model's eos_token_id, if any).") var stop: String?
-    @Option(help: "How decoding stores the weight matrices: float32 (exact) or bfloat16 (half the bytes a token, about twice as fast; logits differ at ~1e-3).")
+    @Option(help: "How decoding stores the weight matrices: float32 (exact), bfloat16 (half the bytes a token, about twice as fast; logits differ at ~1e-3) or int8 (a quarter of the bytes, a scale per row; logits differ at ~1e-2).")
     var weights: DecodingWeights = .float32
 
     func validate() throws {

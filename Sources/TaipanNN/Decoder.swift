@@ -4,9 +4,10 @@
 //
 // At batch 1 every weight matrix is read once per token and little else happens, so the time
 // of a step is the bytes of weights read. The decoder can use the model's float32 matrices
-// (through OpenBLAS; the logits agree with the parallel forward to float rounding) or bfloat16
+// (through OpenBLAS; the logits agree with the parallel forward to float rounding), bfloat16
 // copies of them (half the bytes, products still accumulated in float32; logits then differ
-// from float32 at about 1e-3 relative). Products are split over a `SpinningTeam`.
+// from float32 at about 1e-3 relative) or int8 copies with a scale per row (a quarter of the
+// bytes; logits differ at about 1e-2). Products are split over a `SpinningTeam`.
 //
 // Dimension letters: D hidden size, E inner channels, N state size, R time-step rank,
 // K convolution width, V vocabulary.
@@ -20,17 +21,21 @@ public enum DecodingWeights: String, Sendable, CaseIterable {
     case float32
     /// bfloat16 copies of every projection and of the head: half the bytes read per token.
     case bfloat16
+    /// int8 copies with a float32 scale per row (absmax): a quarter of the bytes per token.
+    case int8
 }
 
 /// A weight matrix W (rows, columns) used as y = W · x at batch 1.
 enum DecodingMatrix {
     case float32(Tensor)
     case bfloat16(BFloat16Matrix)
+    case int8(Int8Matrix)
 
     init(_ weight: Tensor, storage: DecodingWeights) {
         switch storage {
         case .float32: self = .float32(weight)
         case .bfloat16: self = .bfloat16(BFloat16Matrix(weight))
+        case .int8: self = .int8(Int8Matrix(weight))
         }
     }
 
@@ -51,6 +56,9 @@ enum DecodingMatrix {
         case .bfloat16(let weight):
             rows = weight.rows
             weight.multiply(x, into: y, team: team)
+        case .int8(let weight):
+            rows = weight.rows
+            weight.multiply(x, into: y, team: team)
         }
         if let bias { for i in 0..<rows { y[i] += bias.pointer[i] } }
     }
@@ -60,13 +68,14 @@ enum DecodingMatrix {
         switch self {
         case .float32(let weight): return weight.count * MemoryLayout<Float>.size
         case .bfloat16(let weight): return weight.byteCount
+        case .int8(let weight): return weight.byteCount
         }
     }
 }
 
 /// Decodes one sequence with a model: `prefill` a prompt, then `step` one token at a time.
 ///
-/// A decoder reads the model's weights when it is built (the bfloat16 copies and
+/// A decoder reads the model's weights when it is built (the bfloat16 or int8 copies and
 /// A = −exp(A_log) are taken then): build a new one after the weights change.
 public final class Decoder {
     public let model: MambaLM

@@ -39,10 +39,12 @@ import TaipanCheckpoint
         #expect(result.output.split(separator: "\n").first.map(String.init) == greedy.map(String.init).joined(separator: ","))
     }
 
-    @Test func generateWithBFloat16WeightsGivesTheAskedLength() throws {
-        let result = try runTaipan(["generate", "--model", Self.model, "--ids", "1,2,3", "--max-new-tokens", "5", "--stop", "", "--weights", "bfloat16"])
-        #expect(result.status == 0, "\(result.error)")
-        #expect(result.output.split(separator: "\n").first?.split(separator: ",").count == 8)
+    @Test func generateWithNarrowWeightsGivesTheAskedLength() throws {
+        for weights in ["bfloat16", "int8"] {
+            let result = try runTaipan(["generate", "--model", Self.model, "--ids", "1,2,3", "--max-new-tokens", "5", "--stop", "", "--weights", weights])
+            #expect(result.status == 0, "\(weights): \(result.error)")
+            #expect(result.output.split(separator: "\n").first?.split(separator: ",").count == 8, "\(weights)")
+        }
         let bad = try runTaipan(["generate", "--model", Self.model, "--ids", "1", "--weights", "float16"])
         #expect(bad.status != 0 && bad.error.contains("--weights") && bad.error.contains("float16"))
     }

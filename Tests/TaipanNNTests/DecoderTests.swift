@@ -66,6 +66,36 @@ import TaipanTensor
         #expect(error > 0 && error <= 2e-2, "relative error \(error)")
     }
 
+    @Test(arguments: [1, 4])
+    func int8StepsMatchTheForwardWhenTheMatricesAreQuantisedAlready(promptLength: Int) throws {
+        // Replace every matrix the decoder stores in int8 by its quantised values first: then
+        // both paths use the same weights (quantising them again gives the same integers and
+        // scales, up to the rounding of the scale) and mostly the order of summation differs.
+        for (tied, bias) in [(false, true), (true, false)] {
+            let model = Self.model(seed: 8, tied: tied, bias: bias)
+            var matrices = [model.headWeight]
+            for layer in model.layers {
+                let mixer = layer.mixer
+                matrices += [mixer.inProjection.weight, mixer.xProjection.weight, mixer.timeStepProjection.weight, mixer.outProjection.weight]
+            }
+            for matrix in matrices {
+                let quantised = Int8Matrix(matrix), columns = matrix.shape[1]
+                for i in 0..<matrix.count { matrix.pointer[i] = quantised[i / columns, i % columns] }
+            }
+            let decoder = Decoder(model: model, weights: .int8)
+            let error = try Self.worstError(decoder, Self.ids, promptLength: promptLength, expected: Self.parallelLogits(model, Self.ids))
+            #expect(error <= 1e-5, "tied \(tied), bias \(bias): relative error \(error)")
+        }
+    }
+
+    @Test func int8StaysCloseToFloat32() throws {
+        let model = Self.model(seed: 8)
+        let error = try Self.worstError(
+            Decoder(model: model, weights: .int8), Self.ids, promptLength: 2, expected: Self.parallelLogits(model, Self.ids))
+        // Up to half a step of max|w|/127 per weight, partly averaging out over the products.
+        #expect(error > 0 && error <= 5e-2, "relative error \(error)")
+    }
+
     @Test func weightBytesCountEveryMatrixOnce() {
         let model = Self.model()  // D 24, E 48, N 6, R 2, V 41, untied
         let perLayer = 96 * 24 + 14 * 48 + 48 * 2 + 24 * 48
@@ -73,6 +103,9 @@ import TaipanTensor
         // bfloat16: rows padded to 32 columns: in 96×32, x 14×64, dt 48×32, out 24×64, head 41×32.
         let padded = 96 * 32 + 14 * 64 + 48 * 32 + 24 * 64
         #expect(Decoder(model: model, weights: .bfloat16).weightBytesPerToken == 2 * (2 * padded + 41 * 32))
+        // int8: the same padding, a byte each, plus a float32 scale per row.
+        let rows = 96 + 14 + 48 + 24
+        #expect(Decoder(model: model, weights: .int8).weightBytesPerToken == 2 * (padded + 4 * rows) + 41 * 32 + 4 * 41)
     }
 
     @Test func misuseThrows() throws {

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+@testable import TaipanTensor
+import TaipanTestSupport
+
+@Suite struct Int8MatrixTests {
+    @Test func quantisesEachRowByItsLargestMagnitude() throws {
+        // Row 0: max |w| = 2.54, scale 0.02: 1.0 → 50, −2.54 → −127, 0.011 → 0.55 → 1, 0.2 → 10,
+        // 0.061 → 3.05 → 3. Row 1: all zero. Row 2: max 127, scale 1: 0.5 → 0 and 1.5 → 2 (ties
+        // to even), −126.6 → −127.
+        let values: [Float] = [
+            1.0, -2.54, 0.011, 0.2, 0.061,
+            0, 0, 0, 0, 0,
+            127, -3, 0.5, 1.5, -126.6,
+        ]
+        let matrix = Int8Matrix(try Tensor(values, shape: [3, 5]))
+        let scale = Float(2.54) / 127
+        let expected: [[Float]] = [
+            [50 * scale, -127 * scale, 1 * scale, 10 * scale, 3 * scale],
+            [0, 0, 0, 0, 0],
+            [127, -3, 0, 2, -127],
+        ]
+        for r in 0..<3 { for c in 0..<5 { #expect(matrix[r, c] == expected[r][c], "(\(r), \(c))") } }
+        #expect(matrix.byteCount == 3 * 32 + 3 * 4)  // 5 columns padded to 32, one scale per row
+    }
+
+    @Test func rowsWithNaNOrInfinityGiveNaN() throws {
+        let matrix = Int8Matrix(try Tensor([1, .nan, 2, 3, .infinity, 4, 1, 2, 3], shape: [3, 3]))
+        var y = [Float](repeating: 0, count: 3)
+        [Float(1), 1, 1].withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer { matrix.multiply(x.baseAddress!, into: $0.baseAddress!) }
+        }
+        #expect(y[0].isNaN && y[1].isNaN && y[2] == 6)
+    }
+
+    @Test func quantisationErrorIsAtMostHalfAStep() throws {
+        let values = randomValues([17, 300], low: -3, high: 3, seed: 12)
+        let matrix = Int8Matrix(try Tensor(values, shape: [17, 300]))
+        for r in 0..<17 {
+            let row = values[(r * 300)..<((r + 1) * 300)]
+            let step = row.map(abs).max()! / 127
+            for c in 0..<300 { #expect(abs(matrix[r, c] - values[r * 300 + c]) <= step / 2 * 1.0001) }
+        }
+    }
+
+    @Test(arguments: [(1, 1), (3, 5), (7, 31), (5, 32), (4, 33), (9, 48), (6, 77), (130, 768), (700, 100)])
+    func productMatchesAFloat64ReferenceOnTheStoredWeights(rows: Int, columns: Int) throws {
+        let values = randomValues([rows, columns], seed: UInt64(rows * 1000 + columns))
+        let x = randomValues([columns], seed: 99)
+        let matrix = Int8Matrix(try Tensor(values, shape: [rows, columns]))
+        var expected = [Double](repeating: 0, count: rows), magnitude = 0.0
+        for r in 0..<rows {
+            for c in 0..<columns {
+                let term = Double(matrix[r, c]) * Double(x[c])
+                expected[r] += term
+                magnitude = max(magnitude, abs(term))
+            }
+        }
+        var outputs: [[Float]] = []
+        for team in [nil, SpinningTeam(size: 1), SpinningTeam(size: 2), SpinningTeam(size: 3)] {
+            var y = [Float](repeating: .nan, count: rows)
+            x.withUnsafeBufferPointer { xs in
+                y.withUnsafeMutableBufferPointer { matrix.multiply(xs.baseAddress!, into: $0.baseAddress!, team: team) }
+            }
+            outputs.append(y)
+        }
+        for (r, value) in outputs[0].enumerated() {
+            #expect(abs(Double(value) - expected[r]) <= 1e-6 * Double(columns) * max(magnitude, 1), "row \(r)")
+        }
+        // Every row is summed by one thread in one order: the thread count changes nothing.
+        #expect(outputs.allSatisfy { $0 == outputs[0] })
+    }
+}
