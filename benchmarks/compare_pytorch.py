@@ -395,6 +395,17 @@ def row(metric, ours, peer, ratio, target, comparison, unit=""):
             f"{comparison} {target:g}×" if comparison else "—", met]
 
 
+def summarize(results, memory):
+    """One result from several runs: the median of every number, but the peak memory, which
+    `memory` (min or max) picks."""
+    if not results:
+        return None
+    keys = [key for key in results[0] if all(isinstance(result.get(key), (int, float)) for result in results)]
+    summary = {key: statistics.median(result[key] for result in results) for key in keys}
+    summary["peak_rss_mib"] = memory(result["peak_rss_mib"] for result in results)
+    return summary
+
+
 def ratio_of(a, b):
     return None if a is None or b is None or b == 0 else a / b
 
@@ -405,6 +416,8 @@ def driver_main(argv):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results-latest.md")
     parser.add_argument("--mambapy-steps", type=int, default=8)
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="mambapy and Taipan bench-small measurements, alternated back to back (the ratio is the median of the pairs')")
     parser.add_argument("--transformers-steps", type=int, default=3)
     parser.add_argument("--transformers-warmup", type=int, default=0,
                         help="untimed transformers steps first (each takes minutes; their one-time costs are small beside that)")
@@ -416,7 +429,7 @@ def driver_main(argv):
     parser.add_argument("--timeout", type=int, default=900, help="seconds each measurement may take")
     parser.add_argument("--skip-training", action="store_true", help="measure decoding only (the training rows stay empty)")
     args = parser.parse_args(argv)
-    for name in ("threads", "mambapy_steps", "transformers_steps", "taipan_steps", "large_steps", "prompt", "tokens", "generate_runs", "timeout"):
+    for name in ("threads", "mambapy_steps", "pairs", "transformers_steps", "taipan_steps", "large_steps", "prompt", "tokens", "generate_runs", "timeout"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.transformers_warmup < 0:
@@ -443,15 +456,29 @@ def driver_main(argv):
             return None
 
     mambapy = hf_train = taipan_small = taipan_large = None
+    pair_ratios = []
     if not args.skip_training:
-        mambapy = attempt(lambda: python_measurement(
-            "mambapy training step", "mambapy-train", SMALL, threads, timeout, steps=args.mambapy_steps, warmup=2))
+        # mambapy and Taipan's bench-small alternate, each pair back to back: the machine's speed
+        # drifts by 10-20 % within minutes, so each ratio is taken within a pair and the table
+        # gives the median of the pairs' ratios (and the median of each side's tokens/s).
+        mambapy_runs, taipan_runs = [], []
+        for pair in range(1, args.pairs + 1):
+            theirs = attempt(lambda: python_measurement(
+                f"mambapy training step, pair {pair}", "mambapy-train", SMALL, threads, timeout,
+                steps=args.mambapy_steps, warmup=2))
+            ours = attempt(lambda: taipan_measurement(
+                f"Taipan training step, bench-small, pair {pair}",
+                [taipan, "bench", "train", "--config", SMALL, "--steps", str(args.taipan_steps), "--threads", str(threads)], timeout))
+            if theirs is not None and ours is not None and theirs.get("tokens_per_second"):
+                mambapy_runs.append(theirs)
+                taipan_runs.append(ours)
+                pair_ratios.append(ours["tokens_per_second"] / theirs["tokens_per_second"])
+        # Peak memory: Taipan's largest against mambapy's smallest.
+        mambapy = summarize(mambapy_runs, memory=min)
+        taipan_small = summarize(taipan_runs, memory=max)
         hf_train = attempt(lambda: python_measurement(
             "transformers training step", "transformers-train", SMALL, threads, timeout,
             steps=args.transformers_steps, warmup=args.transformers_warmup))
-        taipan_small = attempt(lambda: taipan_measurement(
-            "Taipan training step, bench-small",
-            [taipan, "bench", "train", "--config", SMALL, "--steps", str(args.taipan_steps), "--threads", str(threads)], timeout))
         taipan_large = attempt(lambda: taipan_measurement(
             "Taipan training step, bench-130m",
             [taipan, "bench", "train", "--config", LARGE, "--steps", str(args.large_steps), "--warmup", "1", "--threads", str(threads)], timeout))
@@ -478,7 +505,7 @@ def driver_main(argv):
 
     rows = [
         row("bench-small training, tokens/s (vs mambapy)", ours_small, get(mambapy, "tokens_per_second"),
-            ratio_of(ours_small, get(mambapy, "tokens_per_second")), 10, "≥"),
+            statistics.median(pair_ratios) if pair_ratios else None, 10, "≥"),
         row("bench-small training, tokens/s (vs transformers)", ours_small, get(hf_train, "tokens_per_second"),
             ratio_of(ours_small, get(hf_train, "tokens_per_second")), 0, None),
         row("bench-small peak RSS, MiB (vs mambapy)", ours_memory, get(mambapy, "peak_rss_mib"),
@@ -507,6 +534,9 @@ def driver_main(argv):
                         for column, (cell, width) in enumerate(zip(line, widths))))
 
     details = [
+        f"bench-small against mambapy, {len(pair_ratios)} pairs back to back (mambapy, then Taipan): ratios "
+        + ", ".join(f"{ratio:.2f}×" for ratio in pair_ratios) + "; tokens/s and memory below are the pairs' medians "
+        "(peak memory: Taipan's largest, mambapy's smallest)",
         f"mambapy: step {format_number(get(mambapy, 'step_ms'))} ms (median of {args.mambapy_steps} after 2 warm-up), "
         f"RSS after importing torch {format_number(get(mambapy, 'baseline_rss_mib'))} MiB",
         f"transformers: step {format_number(get(hf_train, 'step_ms'))} ms (median of {args.transformers_steps} after {args.transformers_warmup} warm-up), "

@@ -548,8 +548,9 @@ private func loadGroupParameters(
 
 /// Turns staged rows of delta into Δ = softplus(delta + deltaBias) in place and, when asked,
 /// writes dΔ/d(delta) = sigmoid(delta + deltaBias) beside them; one tight pass per chunk, so the
-/// block loops that follow only load Δ.
-@inline(__always)
+/// block loops that follow only load Δ. Never inlined: inside the forward's large body the
+/// compiler left the softplus as a call (with SIMD8 split into halves), three times slower.
+@inline(never)
 private func stepsInPlace(
     _ staged: UnsafeMutablePointer<Float>,          // (rows, 64) delta in, Δ out
     sigmoids: UnsafeMutablePointer<Float>?,         // (rows, 64)
