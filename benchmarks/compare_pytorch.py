@@ -8,7 +8,8 @@ Measured one after the other, each PyTorch benchmark in a process of its own (so
   - `mambapy` (pure PyTorch, parallel scan): embedding, its `Mamba` stack of residual blocks with
     RMSNorm, a final RMSNorm and a head tied to the embedding;
   - `transformers`' `MambaForCausalLM` (its CPU path: the sequential scan in PyTorch);
-  - Taipan (`taipan bench train`);
+  - Taipan (`taipan bench train`), alternated with mambapy in back-to-back pairs (`--pairs`, 3):
+    the machine's speed drifts within minutes, so the ratio is the median of the pairs' ratios;
 - Taipan's MFU on configs/bench-130m.toml, against the sgemm GFLOP/s of the same Taipan run;
 - greedy decoding, batch 1, with the 130M architecture and random weights: `transformers`'
   `generate` with its cache against `taipan bench generate`, in float32, in bfloat16 (the
