@@ -15,7 +15,8 @@ Measured one after the other, each PyTorch benchmark in a process of its own (so
   `generate` with its cache against `taipan bench generate`, in float32, in bfloat16 (the
   model `.to(torch.bfloat16)`; Taipan's `--weights bfloat16`) and with int8 weights (PyTorch's
   dynamic quantisation, `torch.ao.quantization.quantize_dynamic`, of every `nn.Linear` but
-  `dt_proj`; Taipan's `--weights int8`), each Taipan run right after the peer it is compared with. Both count decode only: Taipan times the steps after its prefill;
+  `dt_proj`; Taipan's `--weights int8`), each Taipan run right after the peer it is compared
+  with. Both count decode only: Taipan times the steps after its prefill;
   for `generate`, a streamer stamps the time of every new token and the rate is
   (new tokens − 1) / (last stamp − first stamp), leaving out the prefill.
 
