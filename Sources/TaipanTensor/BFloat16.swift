@@ -71,15 +71,8 @@ public final class BFloat16Matrix: @unchecked Sendable {
     /// thread count.
     public func multiply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, team: SpinningTeam? = nil) {
         let (columns, rowWords, words) = (self.columns, self.rowWords, UnsafePointer(self.words))
-        func rowsOf(_ range: Range<Int>) {
+        forEachRowPiece(rows: rows, columns: columns, team: team) { range in
             for r in range { y[r] = bfloat16Dot(words + r * rowWords, x, columns: columns) }
-        }
-        if rows * columns < 1 << 16 {
-            rowsOf(0..<rows)
-        } else if let team {
-            team.forEachChunk(count: rows) { rowsOf($0) }
-        } else {
-            parallelChunks(count: rows, chunks: Threads.count) { _, range in rowsOf(range) }
         }
     }
 }

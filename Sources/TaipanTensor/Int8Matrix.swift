@@ -69,15 +69,8 @@ public final class Int8Matrix: @unchecked Sendable {
     public func multiply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, team: SpinningTeam? = nil) {
         let (columns, rowBytes) = (self.columns, self.rowBytes)
         let (values, scales) = (UnsafePointer(self.values), UnsafePointer(self.scales))
-        func rowsOf(_ range: Range<Int>) {
+        forEachRowPiece(rows: rows, columns: columns, team: team) { range in
             for r in range { y[r] = scales[r] * int8Dot(values + r * rowBytes, x, columns: columns) }
-        }
-        if rows * columns < 1 << 16 {
-            rowsOf(0..<rows)
-        } else if let team {
-            team.forEachChunk(count: rows) { rowsOf($0) }
-        } else {
-            parallelChunks(count: rows, chunks: Threads.count) { _, range in rowsOf(range) }
         }
     }
 }

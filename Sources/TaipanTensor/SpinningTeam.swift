@@ -97,3 +97,18 @@ public final class SpinningTeam: @unchecked Sendable {
         }
     }
 }
+
+/// Runs `body` over pieces of `0..<rows`, the rows of a matrix-vector product with `columns`
+/// columns: all on the caller when the matrix is small (under 2^16 weights), else shared over
+/// `team`, or over `Threads.count` Dispatch threads when there is no team. Every row is in
+/// exactly one piece, so a product that sums each row on one thread does not depend on the
+/// thread count.
+public func forEachRowPiece(rows: Int, columns: Int, team: SpinningTeam?, _ body: (_ rows: Range<Int>) -> Void) {
+    if rows * columns < 1 << 16 {
+        body(0..<rows)
+    } else if let team {
+        team.forEachChunk(count: rows, body)
+    } else {
+        parallelChunks(count: rows, chunks: Threads.count) { _, range in body(range) }
+    }
+}

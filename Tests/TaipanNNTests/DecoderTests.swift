@@ -18,6 +18,14 @@ import TaipanTensor
         return (0..<ids.count).map { t in (0..<model.config.vocabSize).map { logits[0, t, $0] } }
     }
 
+    /// The matrices a decoder keeps in its own storage: the head and every projection.
+    static func decodedMatrices(_ model: MambaLM) -> [Tensor] {
+        [model.headWeight] + model.layers.flatMap { layer in
+            let mixer = layer.mixer
+            return [mixer.inProjection.weight, mixer.xProjection.weight, mixer.timeStepProjection.weight, mixer.outProjection.weight]
+        }
+    }
+
     /// Prefills `promptLength` ids, steps through the rest, and returns the largest
     /// |decoder − expected| / max|expected| over the positions from the prompt's last on.
     static func worstError(_ decoder: Decoder, _ ids: [Int32], promptLength: Int, expected: [[Float]]) throws -> Float {
@@ -46,12 +54,7 @@ import TaipanTensor
         // the same weight values and only the order of summation differs.
         for (tied, bias) in [(false, true), (true, false)] {
             let model = Self.model(seed: 8, tied: tied, bias: bias)
-            var matrices = [model.headWeight]
-            for layer in model.layers {
-                let mixer = layer.mixer
-                matrices += [mixer.inProjection.weight, mixer.xProjection.weight, mixer.timeStepProjection.weight, mixer.outProjection.weight]
-            }
-            for matrix in matrices { for i in 0..<matrix.count { matrix.pointer[i] = bfloat16Rounded(matrix.pointer[i]) } }
+            for matrix in Self.decodedMatrices(model) { for i in 0..<matrix.count { matrix.pointer[i] = bfloat16Rounded(matrix.pointer[i]) } }
             let decoder = Decoder(model: model, weights: .bfloat16)
             let error = try Self.worstError(decoder, Self.ids, promptLength: promptLength, expected: Self.parallelLogits(model, Self.ids))
             #expect(error <= 1e-5, "tied \(tied), bias \(bias): relative error \(error)")
@@ -73,12 +76,7 @@ import TaipanTensor
         // scales, up to the rounding of the scale) and mostly the order of summation differs.
         for (tied, bias) in [(false, true), (true, false)] {
             let model = Self.model(seed: 8, tied: tied, bias: bias)
-            var matrices = [model.headWeight]
-            for layer in model.layers {
-                let mixer = layer.mixer
-                matrices += [mixer.inProjection.weight, mixer.xProjection.weight, mixer.timeStepProjection.weight, mixer.outProjection.weight]
-            }
-            for matrix in matrices {
+            for matrix in Self.decodedMatrices(model) {
                 let quantised = Int8Matrix(matrix), columns = matrix.shape[1]
                 for i in 0..<matrix.count { matrix.pointer[i] = quantised[i / columns, i % columns] }
             }

@@ -39,26 +39,8 @@ import TaipanTestSupport
         let values = randomValues([rows, columns], seed: UInt64(rows * 1000 + columns))
         let x = randomValues([columns], seed: 99)
         let matrix = BFloat16Matrix(try Tensor(values, shape: [rows, columns]))
-        var expected = [Double](repeating: 0, count: rows), magnitude = 0.0
-        for r in 0..<rows {
-            for c in 0..<columns {
-                let term = Double(bfloat16Rounded(values[r * columns + c])) * Double(x[c])
-                expected[r] += term
-                magnitude = max(magnitude, abs(term))
-            }
+        expectMatrixVectorProduct(rows: rows, columns: columns, x: x, storedWeight: { bfloat16Rounded(values[$0 * columns + $1]) }) { x, y, team in
+            matrix.multiply(x, into: y, team: team)
         }
-        var outputs: [[Float]] = []
-        for team in [nil, SpinningTeam(size: 1), SpinningTeam(size: 2), SpinningTeam(size: 3)] {
-            var y = [Float](repeating: .nan, count: rows)
-            x.withUnsafeBufferPointer { xs in
-                y.withUnsafeMutableBufferPointer { matrix.multiply(xs.baseAddress!, into: $0.baseAddress!, team: team) }
-            }
-            outputs.append(y)
-        }
-        for (r, value) in outputs[0].enumerated() {
-            #expect(abs(Double(value) - expected[r]) <= 1e-6 * Double(columns) * max(magnitude, 1), "row \(r)")
-        }
-        // Every row is summed by one thread in one order: the thread count changes nothing.
-        #expect(outputs.allSatisfy { $0 == outputs[0] })
     }
 }
