@@ -31,6 +31,10 @@ deps:
 build: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 
+# Where `make build` puts the `taipan` executable (for scripts: "$$(make -s bin-path)/taipan").
+bin-path:
+	@$(SWIFT) build $(RELEASE_FLAGS) --show-bin-path
+
 # The executable is built first: the command-line tests run it.
 test: deps
 	$(SWIFT) build $(TEST_FLAGS)

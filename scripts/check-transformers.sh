@@ -11,8 +11,9 @@ if ! "$venv/bin/python" -c 'import torch, transformers, safetensors' 2>/dev/null
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet torch transformers safetensors
 fi
-swift build -c release --product taipan >/dev/null
-taipan="$(swift build -c release --show-bin-path)/taipan"
+# The same release build as `make build` (another set of flags would rebuild everything).
+make -s build >/dev/null
+taipan="$(make -s bin-path)/taipan"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

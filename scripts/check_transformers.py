@@ -2,7 +2,11 @@
 `transformers` (`MambaForCausalLM`), in both directions, on several configurations.
 
 Taipan → transformers: `taipan model init` writes a model directory; transformers loads it and
-must log no warning about missing, unexpected or mismatched weights.
+must log no warning about missing, unexpected or mismatched weights. Fresh weights are not
+enough: transformers runs initialisation rules while it loads, and a rule that touches loaded
+weights (rescale_prenorm_residual once divided every out_proj by √layers) leaves a fresh model
+looking right. So checkpoints that `taipan train` wrote after real training steps (a quickstart-
+sized model and an odd-sized one with biases and an untied head) are checked too.
 transformers → Taipan: a randomly initialised `MambaForCausalLM` is written with
 `save_pretrained` (float32 in one file or in shards; bfloat16; float16) and `taipan model info` must read it.
 Every parameter is first nudged by noise (std 0.2): a tensor Taipan failed to load could then not
@@ -214,6 +218,91 @@ def taipan_to_transformers(taipan, config, seed, work):
     return row
 
 
+TRAINING_CONFIG = """
+[model]
+hidden_size = {hidden}
+num_hidden_layers = {layers}
+state_size = {state}
+expand = {expand}
+use_bias = {bias}
+tie_word_embeddings = {tied}
+
+[data]
+train = ["{corpus}"]
+tokenizer = "byte"
+sequence_length = 64
+validation_fraction = 0.05
+
+[optimizer]
+learning_rate = 3e-3
+
+[schedule]
+warmup_steps = 2
+
+[train]
+run_dir = "{run}"
+batch_size = 4
+max_steps = 24
+threads = 1
+
+[eval]
+interval = 0
+batches = 1
+sample_tokens = 0
+
+[checkpoint]
+interval = 0
+
+[log]
+interval = 24
+tensorboard = false
+"""
+
+
+def training_corpus(path):
+    """About 1 MB of real text, the Python standard library's sources, as JSON lines: one
+    document per module."""
+    library = os.path.dirname(os.__file__)
+    written = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for name in sorted(n for n in os.listdir(library) if n.endswith(".py")):
+            with open(os.path.join(library, name), encoding="utf-8", errors="replace") as source:
+                text = source.read()
+            out.write(json.dumps({"text": text, "meta": {"pile_set_name": "PythonStdlib"}}) + "\n")
+            written += len(text)
+            if written > 1_000_000:
+                break
+
+
+def trained_taipan_to_transformers(taipan, architecture, seed, work):
+    """Trains 24 steps (batch 4 × 64, byte tokens) with `taipan train`, then checks the
+    checkpoint it wrote in transformers; also reports how far training moved the weights."""
+    corpus = os.path.join(work, "corpus.jsonl")
+    training_corpus(corpus)
+    config_path = os.path.join(work, "train.toml")
+    with open(config_path, "w") as file:
+        file.write(TRAINING_CONFIG.format(corpus=corpus, run=os.path.join(work, "run"), **architecture))
+    run([taipan, "train", config_path, "--set", f"train.seed={seed}"])
+    directory = os.path.join(work, "run", "checkpoints", "step-00000024")
+    model, problems = load_with_transformers(directory)
+    # How far training moved the weights whose initial values are exact (A_log = log n,
+    # D = 1): a checkpoint that did not move could hide a load-time rule.
+    trained = load_file(os.path.join(directory, "model.safetensors"))
+    moved = 0.0
+    for name, tensor in trained.items():
+        if name.endswith("A_log"):
+            initial = torch.log(torch.arange(1, tensor.shape[1] + 1, dtype=torch.float64)).expand(tensor.shape)
+            moved = max(moved, relative_error(tensor, initial))
+        elif name.endswith(".D"):
+            moved = max(moved, relative_error(tensor, torch.ones_like(tensor)))
+    row = compare(taipan, directory, model, random_ids(model.config.vocab_size, seed), work)
+    row["failures"] = [f"transformers warned while loading: {p}" for p in problems] + row["failures"]
+    if not moved > 1e-2:
+        row["failures"].append(f"training moved A_log and D by only {moved:.1e} (relative): not a trained checkpoint")
+    row["moved"] = moved
+    return row
+
+
 def transformers_to_taipan(taipan, config, seed, work, shard=False, dtype=torch.float32):
     torch.manual_seed(seed)
     model = transformers.MambaForCausalLM(transformers.MambaConfig(**config))
@@ -249,6 +338,10 @@ def main():
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, "
           f"B={BATCH}, L={LENGTH}, {NEW_TOKENS} greedy tokens, tolerance {TOLERANCE:.0e}\n")
     cases = []
+    quickstart = dict(hidden=256, layers=4, state=16, expand=2, bias="false", tied="true")
+    odd = dict(hidden=40, layers=3, state=5, expand=3, bias="true", tied="false")
+    cases.append(("trained → hf", "quickstart, 24 steps", lambda w: trained_taipan_to_transformers(taipan, quickstart, 1, w)))
+    cases.append(("trained → hf", "odd, bias, untied", lambda w: trained_taipan_to_transformers(taipan, odd, 2, w)))
     for seed, (name, config) in enumerate(variations(base)):
         cases.append(("taipan → hf", name, lambda w, c=config, s=seed: taipan_to_transformers(taipan, c, s, w)))
     for seed, (name, config) in enumerate(variations(base)):
@@ -278,6 +371,8 @@ def main():
         print(f"{direction:<12} {name:<20} {row['logits']:9.1e} {row['hidden']:9.1e} {row['loss']:9.1e} "
               f"{row['grad']:9.1e}  {str(row['worst_grad']):<40} {generation:<14} "
               f"{'ok' if ok else 'FAIL'}")
+        if "moved" in row:
+            print(f"    training moved A_log / D by up to {row['moved']:.1e} of their largest initial value")
         for failure in row["failures"]:
             print(f"    {failure}")
     print(f"\n{len(cases) - failed} passed, {failed} failed")

@@ -186,11 +186,21 @@ extension MambaConfig {
     ]
 
     /// The Hugging Face `config.json` object for this configuration, keys sorted as
-    /// transformers writes them.
+    /// transformers writes them, for a directory whose weights are stored in float32.
+    ///
+    /// transformers runs its initialisation rules when it loads a directory, and some of them
+    /// touch weights that were loaded: with `rescale_prenorm_residual: true`, transformers 5
+    /// divides every loaded `out_proj.weight` by √num_hidden_layers (a 21% logit error on a
+    /// trained checkpoint). The rescaling belongs to a fresh model and the stored weights
+    /// already carry it, so the key is always written false. The other keys transformers reads
+    /// at load time (`time_step_*`, `initializer_range`) only initialise weights a checkpoint
+    /// lacks, and Taipan always writes every weight; `dtype` says what the file holds, so
+    /// `dtype="auto"` loads the weights unconverted.
     public func huggingFaceJSON() -> JSONValue {
         var members: [(key: String, value: JSONValue)] = [
             ("architectures", .array([.string("MambaForCausalLM")])),
             ("conv_kernel", .integer(convKernel)),
+            ("dtype", .string("float32")),
             ("expand", .integer(expand)),
             ("hidden_act", .string("silu")),
             ("hidden_size", .integer(hiddenSize)),
@@ -199,7 +209,7 @@ extension MambaConfig {
             ("layer_norm_epsilon", .double(layerNormEpsilon)),
             ("model_type", .string("mamba")),
             ("num_hidden_layers", .integer(layerCount)),
-            ("rescale_prenorm_residual", .bool(rescalePrenormResidual)),
+            ("rescale_prenorm_residual", .bool(false)),
             ("residual_in_fp32", .bool(residualInFP32)),
             ("state_size", .integer(stateSize)),
             ("tie_word_embeddings", .bool(tieWordEmbeddings)),

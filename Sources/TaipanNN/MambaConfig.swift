@@ -81,6 +81,8 @@ public struct MambaConfig: Codable, Equatable, Sendable {
     /// How `dt_proj`'s weight is initialised.
     public var timeStepInitScheme: TimeStepInitScheme
     /// Whether `out_proj` weights are scaled by 1/√layerCount at initialisation (GPT-2 style).
+    /// A rule for fresh weights only: a saved `config.json` says false, since its weights
+    /// carry the scaling already and transformers would apply it again on loading.
     public var rescalePrenormResidual: Bool
     /// The multiple `mamba_ssm` rounds the vocabulary up to; 1 when no rounding was asked for.
     public var padVocabSizeMultiple: Int

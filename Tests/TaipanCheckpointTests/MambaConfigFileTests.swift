@@ -173,6 +173,57 @@ import Testing
         #expect(try MambaConfig.read(contentsOf: path) == fixture)
     }
 
+    /// transformers applies `rescale_prenorm_residual` to the weights it loads, so a saved
+    /// config must say false whatever the model was initialised with; every key transformers
+    /// reads is pinned here.
+    @Test func savedConfigKeysKeepTheStoredWeightsAsTheyAre() throws {
+        let scratch = try ScratchDirectory()
+        let path = scratch.file("config.json")
+        let config = MambaConfig(
+            vocabSize: 4096, hiddenSize: 256, stateSize: 16, layerCount: 4, timeStepRank: nil,
+            rescalePrenormResidual: true, padVocabSizeMultiple: 8, initializerRange: 0.02)
+        try config.write(to: path)
+        let expected = """
+            {
+              "architectures": [
+                "MambaForCausalLM"
+              ],
+              "bos_token_id": 0,
+              "conv_kernel": 4,
+              "dtype": "float32",
+              "eos_token_id": 0,
+              "expand": 2,
+              "hidden_act": "silu",
+              "hidden_size": 256,
+              "initializer_range": 0.02,
+              "intermediate_size": 512,
+              "layer_norm_epsilon": 1e-05,
+              "model_type": "mamba",
+              "num_hidden_layers": 4,
+              "pad_token_id": 0,
+              "pad_vocab_size_multiple": 8,
+              "rescale_prenorm_residual": false,
+              "residual_in_fp32": true,
+              "state_size": 16,
+              "tie_word_embeddings": true,
+              "time_step_floor": 0.0001,
+              "time_step_init_scheme": "random",
+              "time_step_max": 0.1,
+              "time_step_min": 0.001,
+              "time_step_rank": 16,
+              "time_step_scale": 1.0,
+              "use_bias": false,
+              "use_conv_bias": true,
+              "vocab_size": 4096
+            }
+
+            """
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == expected)
+        var readBack = config
+        readBack.rescalePrenormResidual = false
+        #expect(try MambaConfig.read(contentsOf: path) == readBack)
+    }
+
     @Test func writingAnInvalidConfigKeepsTheOldFile() throws {
         let scratch = try ScratchDirectory()
         let path = scratch.file("config.json")
