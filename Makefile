@@ -13,11 +13,12 @@ SWIFT          ?= swift
 CPU_FLAGS      := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo "-Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DTAIPAN_FMA")
 RELEASE_FLAGS  := -c release -Xswiftc -enable-testing $(CPU_FLAGS)
 TEST_FLAGS     := $(RELEASE_FLAGS)
-# python3 and perl provide text for the sample dataset (Python's standard library, Perl's modules).
-DEBIAN_PACKAGES := pkg-config libopenblas-dev libzstd-dev zstd python3 perl
+# python3 and perl provide text for the sample dataset (Python's standard library, Perl's modules);
+# Open MPI (the library and mpirun) runs data-parallel training: `mpirun -np N taipan train`.
+DEBIAN_PACKAGES := pkg-config libopenblas-dev libzstd-dev zstd python3 perl libopenmpi-dev openmpi-bin
 SUDO           := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test train sample-data sample-tokenizer sample-tokens clean
+.PHONY: deps build bin-path test train sample-data sample-tokenizer sample-tokens clean
 
 # Installs the Debian packages that are missing (nothing when all are there).
 deps:

@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "TaipanOptim", targets: ["TaipanOptim"]),
         .library(name: "TaipanData", targets: ["TaipanData"]),
         .library(name: "TaipanCheckpoint", targets: ["TaipanCheckpoint"]),
+        .library(name: "TaipanDistributed", targets: ["TaipanDistributed"]),
         .library(name: "TaipanTrain", targets: ["TaipanTrain"]),
         .executable(name: "taipan", targets: ["TaipanCLI"]),
     ],
@@ -25,22 +26,26 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(
+            name: "CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
 
         .target(name: "TaipanTensor", dependencies: ["CBLAS"]),
         .target(name: "TaipanNN", dependencies: ["TaipanTensor"]),
         .target(name: "TaipanOptim", dependencies: ["TaipanTensor"]),
         .target(name: "TaipanData", dependencies: ["CZstd"]),
         .target(name: "TaipanCheckpoint", dependencies: ["TaipanTensor", "TaipanNN"]),
+        .target(name: "TaipanDistributed", dependencies: ["CMPI"]),
         .target(
             name: "TaipanTrain",
             dependencies: [
-                "TaipanTensor", "TaipanNN", "TaipanOptim", "TaipanData", "TaipanCheckpoint",
+                "TaipanTensor", "TaipanNN", "TaipanOptim", "TaipanData", "TaipanCheckpoint", "TaipanDistributed",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
         .executableTarget(
             name: "TaipanCLI",
             dependencies: [
-                "CBLAS", "TaipanTensor", "TaipanNN", "TaipanData", "TaipanCheckpoint", "TaipanTrain",
+                "CBLAS", "TaipanTensor", "TaipanNN", "TaipanData", "TaipanCheckpoint", "TaipanDistributed", "TaipanTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -52,6 +57,7 @@ let package = Package(
         .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData", "CZstd"]),
         // Runs the built `taipan` executable end to end.
         .testTarget(name: "TaipanCLITests", dependencies: ["TaipanCLI", "TaipanCheckpoint"]),
+        .testTarget(name: "TaipanDistributedTests", dependencies: ["TaipanDistributed"]),
         .testTarget(name: "TaipanCheckpointTests", dependencies: ["TaipanCheckpoint", "TaipanNN", "TaipanTensor"]),
         .testTarget(name: "TaipanTrainTests", dependencies: ["TaipanTrain", "TaipanNN", "TaipanData", "TaipanCheckpoint", "TaipanTensor"]),
     ]

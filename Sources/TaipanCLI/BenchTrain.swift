@@ -13,10 +13,12 @@ struct BenchOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: "Override a config value: section.key=value (repeatable).") var overrides: [String] = []
     @Option(help: "Threads (default: the config's train.threads, 0 = all cores).") var threads: Int?
 
-    func load() throws -> TrainConfig {
+    /// Loads the config and sets the thread count: `--threads`, else `train.threads`, else the
+    /// host's cores shared by the job's ranks on it.
+    func load(ranksOnThisHost: Int = 1) throws -> TrainConfig {
         let configuration = try TrainConfig.load(path: config, overrides: overrides)
         let count = threads ?? configuration.training.threads
-        Threads.set(count > 0 ? count : ProcessInfo.processInfo.activeProcessorCount)
+        Threads.set(count > 0 ? count : Trainer.defaultThreads(ranksOnThisHost: ranksOnThisHost))
         return configuration
     }
 
@@ -38,14 +40,23 @@ struct BenchTrain: ParsableCommand {
     }
 
     func run() throws {
-        let config = try options.load()
-        let r = try Benchmarks.train(config: config, steps: steps, warmup: warmup)
-        print("\(options.config): \(r.parameters.formatted()) parameters, \(r.tokensPerStep) tokens a step, \(Threads.count) threads, median of \(steps) steps")
-        print(String(format: "  step %.1f ms | %.0f tokens/s | %.2f MFLOP/token | %.1f GFLOP/s | MFU %.1f%% of sgemm %.1f GFLOP/s | peak RSS %.0f MiB",
-                     r.medianStepSeconds * 1e3, r.tokensPerSecond, r.flopsPerToken / 1e6, r.achievedFlops / 1e9,
-                     r.utilisation * 100, r.matmulPeak / 1e9, Double(r.peakResidentBytes) / 1048576))
-        print(String(format: "RESULT tokens_per_second=%.1f step_ms=%.2f mfu=%.4f sgemm_gflops=%.2f peak_rss_mib=%.1f",
-                     r.tokensPerSecond, r.medianStepSeconds * 1e3, r.utilisation, r.matmulPeak / 1e9, Double(r.peakResidentBytes) / 1048576))
+        try runDistributed { communicator in
+            let config = try options.load(ranksOnThisHost: communicator.localSize)
+            let r = try Benchmarks.train(config: config, steps: steps, warmup: warmup, communicator: communicator)
+            guard communicator.isRoot else { return }
+            let ranks = r.ranks > 1 ? "\(r.ranks) ranks × " : ""
+            print("\(options.config): \(r.parameters.formatted()) parameters, \(r.tokensPerStep) tokens a step, \(ranks)\(Threads.count) threads, median of \(steps) steps")
+            print(String(format: "  step %.1f ms | %.0f tokens/s | %.2f MFLOP/token | %.1f GFLOP/s | MFU %.1f%% of sgemm %.1f GFLOP/s | peak RSS %.0f MiB",
+                         r.medianStepSeconds * 1e3, r.tokensPerSecond, r.flopsPerToken / 1e6, r.achievedFlops / 1e9,
+                         r.utilisation * 100, r.matmulPeak / 1e9, Double(r.peakResidentBytes) / 1048576))
+            if r.ranks > 1 {
+                print(String(format: "  gradient allreduce %.1f ms a step (%.1f%% of the step)",
+                             r.medianExchangeSeconds * 1e3, 100 * r.medianExchangeSeconds / r.medianStepSeconds))
+            }
+            print(String(format: "RESULT tokens_per_second=%.1f step_ms=%.2f mfu=%.4f sgemm_gflops=%.2f peak_rss_mib=%.1f ranks=%d allreduce_ms=%.2f",
+                         r.tokensPerSecond, r.medianStepSeconds * 1e3, r.utilisation, r.matmulPeak / 1e9, Double(r.peakResidentBytes) / 1048576,
+                         r.ranks, r.medianExchangeSeconds * 1e3))
+        }
     }
 }
 

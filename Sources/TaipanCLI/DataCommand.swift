@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import TaipanData
+import TaipanDistributed
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,7 +41,7 @@ struct DataCommand: ParsableCommand {
         @Option(help: "The dotted JSON key path of a record's source name.")
         var sourceField = "meta.pile_set_name"
 
-        @Option(help: "Threads for decoding and tokenising (default: all cores).")
+        @Option(help: "Threads for decoding and tokenising (default: all cores, shared by the ranks of a host under mpirun).")
         var threads: Int?
 
         func validate() throws {
@@ -48,21 +49,66 @@ struct DataCommand: ParsableCommand {
         }
 
         func run() throws {
-            let loaded = try tokenizerOptions.loadWithIdentity()
-            var options = PrepareOptions(inputs: inputs, outputDirectory: out)
-            options.validationInputs = validation
-            options.validationFraction = validationFraction
-            options.validationSeed = validationSeed
-            options.shardTokens = shardTokens
-            options.record = records.recordOptions(sourceField: sourceField)
-            if let threads { options.threads = threads }
-            let preparation = DataPreparation(options: options, tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity)
-            let result = try preparation.run { progress in printError("\rprepare: \(progress)", newline: false) }
+            try runDistributed { communicator in
+                let loaded = try tokenizerOptions.loadWithIdentity()
+                var options = PrepareOptions(inputs: inputs, outputDirectory: out)
+                options.validationInputs = validation
+                options.validationFraction = validationFraction
+                options.validationSeed = validationSeed
+                options.shardTokens = shardTokens
+                options.record = records.recordOptions(sourceField: sourceField)
+                options.threads = threads ?? max(1, options.threads / communicator.localSize)
+                let preparation = DataPreparation(options: options, tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity)
+                let reporter = ProgressReporter { FileHandle.standardError.write(Data($0.utf8)) }
+                let progress: (PrepareProgress) -> Void = { progress in
+                    let text = "prepare: \(progress)"
+                    if progress.bytesRead >= progress.totalBytes { reporter.finish(text) } else { reporter.update(text) }
+                }
+                let result: PrepareResult?
+                if communicator.size == 1 {
+                    result = try preparation.run(progress: progress)
+                } else {
+                    result = try prepareShared(preparation, communicator: communicator, reporter: reporter, progress: progress)
+                }
+                reporter.endLine()
+                if let result { report(result) }
+            }
+        }
+
+        /// `data prepare` under mpirun: rank 0 checks the directory, every rank tokenises its
+        /// share of the inputs, rank 0 writes the shards; returns rank 0's result.
+        private func prepareShared(
+            _ preparation: DataPreparation, communicator: any Communicator, reporter: ProgressReporter,
+            progress: @escaping (PrepareProgress) -> Void
+        ) throws -> PrepareResult? {
+            var restarted = false
+            if communicator.isRoot {
+                switch try preparation.beginShared() {
+                case .done(let result):
+                    _ = try communicator.broadcast(0, root: 0)
+                    return result
+                case .started(let wasRestarted):
+                    restarted = wasRestarted
+                    _ = try communicator.broadcast(1, root: 0)
+                }
+            } else if try communicator.broadcast(0, root: 0) == 0 {
+                return nil
+            }
+            let started = DispatchTime.now().uptimeNanoseconds
+            try preparation.tokenizeShare(rank: communicator.rank, ranks: communicator.size, progress: communicator.isRoot ? progress : nil)
+            try communicator.barrier()
+            guard communicator.isRoot else { return nil }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            reporter.endLine()
+            printError(String(format: "tokenised on %d ranks in %.1f s; writing the shards", communicator.size, seconds))
+            return try preparation.assembleShares(restarted: restarted)
+        }
+
+        private func report(_ result: PrepareResult) {
             if result.alreadyPrepared {
                 print("\(out) is already prepared from these inputs and settings; nothing to do.")
                 return
             }
-            printError("")
             if result.restartedAfterInterruption { print("An earlier prepare into \(out) was interrupted; it was restarted from the beginning.") }
             let manifest = result.manifest
             for split in manifest.splits.keys.sorted() {

@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Foundation
+import TaipanDistributed
 import TaipanTrain
 
 struct TrainCommand: ParsableCommand {
@@ -19,9 +20,17 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = try TrainConfig.load(path: config, overrides: overrides)
-        let trainer = try Trainer(config: configuration, start: resume ? .resume : force ? .force : .fresh, print: writeLine)
-        let summary = try trainer.run()
+        try runDistributed { communicator in
+            let configuration = try TrainConfig.load(path: config, overrides: overrides)
+            let trainer = try Trainer(
+                config: configuration, start: resume ? .resume : force ? .force : .fresh, communicator: communicator,
+                print: writeLine)
+            let summary = try trainer.run()
+            if communicator.isRoot { report(summary) }
+        }
+    }
+
+    private func report(_ summary: TrainSummary) {
         var lines = ["trained \(summary.steps) steps, \(summary.tokensSeen.formatted()) tokens, \(Int(summary.tokensPerSecond.rounded()).formatted()) tokens/s (median step)"]
         if let first = summary.firstLoss, let last = summary.lastLoss {
             lines.append(String(format: "training loss %.4f → %.4f", first, last))

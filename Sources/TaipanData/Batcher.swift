@@ -5,9 +5,11 @@
 // share one token, so every token but the first of a shard is a target once per epoch);
 // windows never cross shards. Epoch e visits the windows in the order of a keyed bijection
 // of 0..<W — a 4-round Feistel network on the smallest even power of two ≥ W, walked until
-// it lands inside 0..<W — keyed by SplitMix64 of (seed, e). Batch b of rank r takes the
-// permuted slots (b·world + r)·B ..< +B, so ranks never share a window, and any batch can
-// be computed directly from (epoch, batch): restoring a position is O(1).
+// it lands inside 0..<W — keyed by SplitMix64 of (seed, e). Global batch b is the permuted
+// slots b·B ..< (b+1)·B whatever the number of ranks; rank r of R takes its rows
+// ⌊r·B/R⌋ ..< ⌊(r+1)·B/R⌋ of it. So ranks never share a window, a configuration trains on
+// the same windows at any R, a position means the same at any R, and any batch can be
+// computed directly from (epoch, batch): restoring a position is O(1).
 
 /// Where a batcher is: the next batch it will yield.
 public struct BatcherPosition: Codable, Equatable, Sendable {
@@ -26,9 +28,10 @@ public struct BatcherPosition: Codable, Equatable, Sendable {
     }
 }
 
-/// One batch: `batchSize` rows of `sequenceLength + 1` ids, row-major.
+/// One batch (this rank's rows of it): `batchSize` rows of `sequenceLength + 1` ids, row-major.
 public struct Batch: Sendable {
-    public var tokens: [Int32]  // (B, L+1)
+    public var tokens: [Int32]  // (rows, L+1)
+    /// The rows this rank holds.
     public var batchSize: Int
     public var sequenceLength: Int
     /// The position this batch was taken from.
@@ -39,15 +42,18 @@ public struct Batch: Sendable {
 /// Yields batches of windows from token shards, resumable from a `BatcherPosition`.
 public final class Batcher {
     public let shards: [TokenShard]
+    /// B: windows in one global batch, all ranks together.
     public let batchSize: Int
     public let sequenceLength: Int
     public let seed: UInt64
     public let rank: Int
     public let worldSize: Int
+    /// The rows of each global batch that this rank takes.
+    public let rows: Range<Int>
     public let shuffle: Bool
     /// Windows in all shards together.
     public let windowCount: Int
-    /// Batches each rank yields per epoch (windows beyond the last full batch wait for a later epoch's order).
+    /// Batches per epoch (windows beyond the last full batch wait for a later epoch's order).
     public let batchesPerEpoch: Int
     /// The next batch to yield.
     public private(set) var position: BatcherPosition
@@ -55,14 +61,19 @@ public final class Batcher {
     private let windowStarts: [Int]
     private let permutationBits: Int
 
-    /// Creates a batcher over `shards` yielding `batchSize` windows of `sequenceLength + 1`
-    /// ids per batch for `rank` of `worldSize`, shuffled with `seed` unless `shuffle` is false.
+    /// Creates a batcher over `shards` for global batches of `batchSize` windows of
+    /// `sequenceLength + 1` ids, of which it yields the rows of `rank` of `worldSize`,
+    /// shuffled with `seed` unless `shuffle` is false.
     public init(shards: [TokenShard], batchSize: Int, sequenceLength: Int, seed: UInt64,
                 rank: Int = 0, worldSize: Int = 1, shuffle: Bool = true) throws {
         guard batchSize >= 1 else { throw DataError.invalidArgument("batch size must be at least 1 (got \(batchSize))") }
         guard sequenceLength >= 1 else { throw DataError.invalidArgument("sequence length must be at least 1 (got \(sequenceLength))") }
         guard worldSize >= 1, rank >= 0, rank < worldSize else {
             throw DataError.invalidArgument("rank \(rank) is not in 0..<\(worldSize)")
+        }
+        guard worldSize <= batchSize else {
+            throw DataError.invalidArgument(
+                "a batch of \(batchSize) cannot be shared by \(worldSize) ranks: every rank needs at least one row; raise the batch size or use fewer ranks")
         }
         guard !shards.isEmpty else { throw DataError.notEnoughData("no token shards to batch from") }
         self.shards = shards
@@ -71,18 +82,18 @@ public final class Batcher {
         self.seed = seed
         self.rank = rank
         self.worldSize = worldSize
+        rows = (rank * batchSize / worldSize)..<((rank + 1) * batchSize / worldSize)
         self.shuffle = shuffle
         var starts = [0]
         for shard in shards { starts.append(starts.last! + max(0, (shard.tokenCount - 1) / sequenceLength)) }
         windowStarts = starts
         windowCount = starts.last!
-        let perBatch = batchSize * worldSize
-        batchesPerEpoch = windowCount / perBatch
+        batchesPerEpoch = windowCount / batchSize
         guard batchesPerEpoch >= 1 else {
             let tokens = shards.reduce(0) { $0 + $1.tokenCount }
             throw DataError.notEnoughData(
                 "\(tokens) tokens in \(shards.count) shard(s) give \(windowCount) windows of \(sequenceLength + 1) tokens, "
-                    + "but one batch needs \(perBatch) (batch size \(batchSize) × \(worldSize) rank(s))")
+                    + "but one batch needs \(batchSize)")
         }
         var bits = 2
         while (1 << bits) < windowCount { bits += 2 }
@@ -103,9 +114,10 @@ public final class Batcher {
         self.position = position
     }
 
-    /// The next batch, advancing the position (into the next epoch after the last batch).
+    /// This rank's rows of the next batch, advancing the position (into the next epoch after
+    /// the last batch).
     public func next() -> Batch {
-        var tokens = [Int32](repeating: 0, count: batchSize * (sequenceLength + 1))
+        var tokens = [Int32](repeating: 0, count: rows.count * (sequenceLength + 1))
         let taken = position
         tokens.withUnsafeMutableBufferPointer { fill($0.baseAddress!, epoch: taken.epoch, batch: taken.batch) }
         position.batch += 1
@@ -113,17 +125,17 @@ public final class Batcher {
             position.batch = 0
             position.epoch += 1
         }
-        return Batch(tokens: tokens, batchSize: batchSize, sequenceLength: sequenceLength, epoch: taken.epoch, index: taken.batch)
+        return Batch(tokens: tokens, batchSize: rows.count, sequenceLength: sequenceLength, epoch: taken.epoch, index: taken.batch)
     }
 
-    /// The global window indices of batch `batch` of `epoch` for this rank: (B,).
+    /// The global window indices of this rank's rows of batch `batch` of `epoch`: (rows,).
     public func windows(epoch: Int, batch: Int) -> [Int] {
-        let first = (batch * worldSize + rank) * batchSize
+        let first = batch * batchSize
         let keys = roundKeys(epoch: epoch)
-        return (0..<batchSize).map { permute(first + $0, keys: keys) }
+        return rows.map { permute(first + $0, keys: keys) }
     }
 
-    /// Writes batch `batch` of `epoch` into `output`: (B, L+1) ids.
+    /// Writes this rank's rows of batch `batch` of `epoch` into `output`: (rows, L+1) ids.
     public func fill(_ output: UnsafeMutablePointer<Int32>, epoch: Int, batch: Int) {
         let rowLength = sequenceLength + 1
         for (row, window) in windows(epoch: epoch, batch: batch).enumerated() {

@@ -80,26 +80,31 @@ public struct DataPreparation {
 
     /// Runs the preparation, calling `progress` now and then.
     public func run(progress: ((PrepareProgress) -> Void)? = nil) throws -> PrepareResult {
-        guard let endOfText = tokenizer.endOfText else {
-            throw DataError.invalidArgument(
-                "\(tokenizerIdentity.name): the tokenizer has no <|endoftext|> token, which prepare puts after every document")
-        }
+        let plan = try begin()
+        if let done = plan.existing { return done }
+        var run = try PrepareRun(preparation: self, inputs: plan.inputs, progress: progress)
+        return try finish(run.execute(), restarted: plan.restarted)
+    }
+
+    /// What `begin()` found: a finished preparation of these inputs (nothing to do), or the
+    /// inputs to prepare into a directory made ready for them.
+    struct Plan {
+        var existing: PrepareResult?
+        var inputs: [DataManifest.Input]
+        var restarted: Bool
+    }
+
+    /// Checks the options, expands the inputs, and either finds the directory already prepared
+    /// from them or clears an interrupted run's output and marks the directory as in progress.
+    func begin() throws -> Plan {
+        _ = try endOfTextId()
         guard options.shardTokens >= 1 else { throw DataError.invalidArgument("--shard-tokens must be at least 1 (got \(options.shardTokens))") }
         guard options.validationInputs.isEmpty ? (0..<1).contains(options.validationFraction) : true else {
             throw DataError.invalidArgument("the validation fraction must be in [0, 1) (got \(options.validationFraction))")
         }
         let directory = options.outputDirectory
-        var inputs = try Self.expand(options.inputs, split: options.validationInputs.isEmpty ? "mixed" : "train")
-        inputs += try Self.expand(options.validationInputs, split: "val")
-        let settings = PrepareSettings(
-            tokenizer: tokenizerIdentity,
-            tokenWidth: TokenShardFormat.tokenWidth(vocabularySize: tokenizer.vocabularySize),
-            textField: options.record.textField, sourceField: options.record.sourceField,
-            defaultSource: options.record.defaultSource, badRecords: options.record.policy,
-            shardTokens: options.shardTokens,
-            validationFraction: options.validationInputs.isEmpty ? options.validationFraction : nil,
-            validationSeed: options.validationInputs.isEmpty ? options.validationSeed : nil,
-            plainTextDocuments: options.record.plainTextDocuments == .file ? nil : options.record.plainTextDocuments)
+        let inputs = try expandedInputs()
+        let settings = self.settings
 
         try createDirectory(directory)
         let fileManager = FileManager.default
@@ -113,7 +118,9 @@ public struct DataPreparation {
             }
             for shard in existing.shards { _ = try TokenShard(path: directory + "/" + shard.file) }
             if fileManager.fileExists(atPath: markerPath) { try? fileManager.removeItem(atPath: markerPath) }
-            return PrepareResult(manifest: existing, alreadyPrepared: true, restartedAfterInterruption: false)
+            return Plan(
+                existing: PrepareResult(manifest: existing, alreadyPrepared: true, restartedAfterInterruption: false),
+                inputs: inputs, restarted: false)
         }
         let ours = try fileManager.contentsOfDirectory(atPath: directory).filter(Self.isOutputName)
         let interrupted = fileManager.fileExists(atPath: markerPath)
@@ -122,14 +129,46 @@ public struct DataPreparation {
                 "\(directory) holds token shards (\(ours.sorted()[0]), …) but no manifest from an unfinished run; remove them or choose another --out")
         }
         for name in ours { try removeFile(directory + "/" + name) }
+        try removeShareParts()
         try writeFileAtomically(Data("taipan data prepare is writing this directory\n".utf8), to: markerPath)
+        return Plan(existing: nil, inputs: inputs, restarted: interrupted)
+    }
 
-        var run = PrepareRun(options: options, settings: settings, tokenizer: tokenizer, endOfText: endOfText,
-                             inputs: inputs, progress: progress)
-        let manifest = try run.execute()
+    /// Writes the manifest (last, so a directory with one is complete) and lifts the marker.
+    func finish(_ manifest: DataManifest, restarted: Bool) throws -> PrepareResult {
+        let directory = options.outputDirectory
         try writeFileAtomically(try manifest.encoded(), to: directory + "/" + DataManifest.fileName)
-        try removeFile(markerPath)
-        return PrepareResult(manifest: manifest, alreadyPrepared: false, restartedAfterInterruption: interrupted)
+        try removeFile(directory + "/" + Self.markerName)
+        return PrepareResult(manifest: manifest, alreadyPrepared: false, restartedAfterInterruption: restarted)
+    }
+
+    /// The training inputs then the validation inputs, expanded, with their splits.
+    func expandedInputs() throws -> [DataManifest.Input] {
+        var inputs = try Self.expand(options.inputs, split: options.validationInputs.isEmpty ? "mixed" : "train")
+        inputs += try Self.expand(options.validationInputs, split: "val")
+        return inputs
+    }
+
+    /// The settings the manifest records (and a later run must match).
+    var settings: PrepareSettings {
+        PrepareSettings(
+            tokenizer: tokenizerIdentity,
+            tokenWidth: TokenShardFormat.tokenWidth(vocabularySize: tokenizer.vocabularySize),
+            textField: options.record.textField, sourceField: options.record.sourceField,
+            defaultSource: options.record.defaultSource, badRecords: options.record.policy,
+            shardTokens: options.shardTokens,
+            validationFraction: options.validationInputs.isEmpty ? options.validationFraction : nil,
+            validationSeed: options.validationInputs.isEmpty ? options.validationSeed : nil,
+            plainTextDocuments: options.record.plainTextDocuments == .file ? nil : options.record.plainTextDocuments)
+    }
+
+    /// The id prepare puts after every document.
+    func endOfTextId() throws -> Int32 {
+        guard let endOfText = tokenizer.endOfText else {
+            throw DataError.invalidArgument(
+                "\(tokenizerIdentity.name): the tokenizer has no <|endoftext|> token, which prepare puts after every document")
+        }
+        return endOfText
     }
 
     /// Shard files and their temporaries, the only files prepare deletes.
@@ -173,7 +212,7 @@ public struct DataPreparation {
 }
 
 /// One preparation's working state: the readers, the open shards and the running counts.
-private struct PrepareRun {
+struct PrepareRun {
     let options: PrepareOptions
     let settings: PrepareSettings
     let tokenizer: any Tokenizer
@@ -192,12 +231,11 @@ private struct PrepareRun {
     var lastReport = DispatchTime.now()
     var bytesBeforeCurrent = 0
 
-    init(options: PrepareOptions, settings: PrepareSettings, tokenizer: any Tokenizer, endOfText: Int32,
-         inputs: [DataManifest.Input], progress: ((PrepareProgress) -> Void)?) {
-        self.options = options
-        self.settings = settings
-        self.tokenizer = tokenizer
-        self.endOfText = endOfText
+    init(preparation: DataPreparation, inputs: [DataManifest.Input], progress: ((PrepareProgress) -> Void)?) throws {
+        options = preparation.options
+        settings = preparation.settings
+        tokenizer = preparation.tokenizer
+        endOfText = try preparation.endOfTextId()
         self.inputs = inputs
         self.progress = progress
         decoder = RecordDecoder(options: options.record)
@@ -219,9 +257,34 @@ private struct PrepareRun {
     }
 
     mutating func execute() throws -> DataManifest {
-        var batch = RecordBatch()
         let totalBytes = inputs.reduce(0) { $0 + $1.bytes }
-        for inputIndex in inputs.indices {
+        try tokenize(inputs.indices) { run, batch, outcomes in
+            for index in 0..<batch.count {
+                try run.consume(outcomes[index], inputIndex: batch.inputIndices[index], line: batch.lines[index])
+            }
+        } progress: { run, bytesRead in
+            run.report(bytesRead: bytesRead, totalBytes: totalBytes, force: false)
+        }
+        return try manifest(totalBytes: totalBytes)
+    }
+
+    /// Reads, decodes and tokenises the inputs at `indices` in order, in batches on all
+    /// threads (batches span inputs unless `eachInputApart`), handing each batch's outcomes
+    /// to `handle` in record order; `progress` hears the input bytes read so far. Records the
+    /// inputs' hashes, and tells `inputDone` of each input read to its end.
+    mutating func tokenize(
+        _ indices: some Sequence<Int>, eachInputApart: Bool = false,
+        handle: (inout PrepareRun, RecordBatch, [Outcome]) throws -> Void,
+        progress: (inout PrepareRun, Int) -> Void,
+        inputDone: (inout PrepareRun, Int) throws -> Void = { _, _ in }
+    ) throws {
+        var batch = RecordBatch()
+        func flush(_ run: inout PrepareRun) throws {
+            guard batch.count > 0 else { return }
+            try handle(&run, batch, run.decodeAndTokenize(batch))
+            batch = RecordBatch()
+        }
+        for inputIndex in indices {
             let reader = try ShardReader(path: inputs[inputIndex].path, options: options.record, hashing: true)
             while true {
                 guard let line = try reader.nextRecord(appendingTo: &batch.bytes) else { break }
@@ -229,38 +292,38 @@ private struct PrepareRun {
                 batch.lines.append(line)
                 batch.inputIndices.append(inputIndex)
                 if batch.bytes.count >= options.batchBytes || batch.count >= 1 << 16 {
-                    try process(&batch)
-                    report(bytesRead: bytesBeforeCurrent + reader.fileBytesRead, totalBytes: totalBytes, force: false)
+                    try flush(&self)
+                    progress(&self, bytesBeforeCurrent + reader.fileBytesRead)
                 }
             }
+            if eachInputApart { try flush(&self) }
             inputs[inputIndex].sha256 = reader.fileSHA256() ?? ""
             bytesBeforeCurrent += inputs[inputIndex].bytes
+            try inputDone(&self, inputIndex)
         }
-        try process(&batch)
+        try flush(&self)
+    }
+
+    /// Closes the open shards and returns the manifest of everything consumed.
+    mutating func manifest(totalBytes: Int) throws -> DataManifest {
         for split in writers.keys.sorted() { try closeShard(split: split) }
         report(bytesRead: totalBytes, totalBytes: totalBytes, force: true)
         return DataManifest(formatVersion: DataManifest.currentFormatVersion, settings: settings, inputs: inputs,
                             shards: shards, splits: splits, skipped: skipped)
     }
 
-    /// Decodes and tokenises `batch` on all threads, then writes it in order and empties it.
-    mutating func process(_ batch: inout RecordBatch) throws {
-        guard batch.count > 0 else { return }
-        let outcomes = decodeAndTokenize(batch)
-        for index in 0..<batch.count {
-            let input = inputs[batch.inputIndices[index]]
-            let document: (tokens: [Int32], source: String)?
-            switch outcomes[index] {
-            case .tokens(let tokens, let source): document = (tokens, source)
-            case .other(let decoded):
-                _ = try decoder.accept(decoded, path: input.path, line: batch.lines[index], skipped: &skipped)
-                document = nil
-            }
-            guard let document else { continue }
+    /// Takes one record's outcome, in input order: a document goes to its split's shard (a
+    /// held-out draw decides the split of mixed inputs); anything else is counted, or stops
+    /// the run under the `fail` policy.
+    mutating func consume(_ outcome: Outcome, inputIndex: Int, line: Int) throws {
+        let input = inputs[inputIndex]
+        switch outcome {
+        case .tokens(let tokens, let source):
             let split = input.split == "mixed" ? (isHeldOut() ? "val" : "train") : input.split
-            try append(document.tokens, source: document.source, split: split)
+            try append(tokens, source: source, split: split)
+        case .other(let decoded):
+            _ = try decoder.accept(decoded, path: input.path, line: line, skipped: &skipped)
         }
-        batch = RecordBatch()
     }
 
     func decodeAndTokenize(_ batch: RecordBatch) -> [Outcome] {

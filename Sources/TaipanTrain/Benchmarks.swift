@@ -3,6 +3,7 @@
 // is measured against a large sgemm timed in the same run on the same machine.
 
 import Foundation
+import TaipanDistributed
 import TaipanNN
 import TaipanOptim
 import TaipanTensor
@@ -12,6 +13,10 @@ public struct TrainBenchmarkReport: Sendable {
     public var parameters: Int
     public var tokensPerStep: Int
     public var medianStepSeconds: Double
+    /// The median seconds of a step spent summing gradients over the ranks (0 in a job of one).
+    public var medianExchangeSeconds: Double
+    /// The ranks of the job; `tokensPerStep` counts all of them.
+    public var ranks: Int
     public var tokensPerSecond: Double { Double(tokensPerStep) / medianStepSeconds }
     public var flopsPerToken: Double
     public var achievedFlops: Double { tokensPerSecond * flopsPerToken }
@@ -64,8 +69,11 @@ public enum Benchmarks {
     }
 
     /// Times the training step of `config`'s model and optimizer on random tokens: `warmup`
-    /// steps, then `steps` timed ones.
-    public static func train(config: TrainConfig, steps: Int, warmup: Int) throws -> TrainBenchmarkReport {
+    /// steps, then `steps` timed ones; on every rank of `communicator`'s job, each taking its
+    /// share of the batch, as `taipan train` does.
+    public static func train(
+        config: TrainConfig, steps: Int, warmup: Int, communicator: any Communicator = SingleProcess()
+    ) throws -> TrainBenchmarkReport {
         let vocabulary = config.model.vocabularySize > 0 ? config.model.vocabularySize : 4096
         let architecture = try config.mambaConfig(vocabularySize: vocabulary)
         var generator = SeededGenerator(seed: UInt64(config.training.seed))
@@ -76,23 +84,36 @@ public enum Benchmarks {
             parameters: model.namedParameters,
             hyperparameters: .init(beta1: Float(o.beta1), beta2: Float(o.beta2), epsilon: Float(o.epsilon), weightDecay: Float(o.weightDecay)),
             noDecay: o.noDecay.map(NamePattern.init))
+        try GradientExchange.broadcastFromRoot(model.parameters, communicator: communicator)
+        let batchSize = config.training.batchSize
+        guard communicator.size <= batchSize else {
+            throw TrainError.config("train.batch_size: \(batchSize) sequences cannot be shared by \(communicator.size) ranks")
+        }
+        let rows = (communicator.rank + 1) * batchSize / communicator.size - communicator.rank * batchSize / communicator.size
         let step = TrainingStep(
-            model: model, optimizer: optimizer, trainable: model.parameters, batchSize: config.training.batchSize,
-            length: config.data.sequenceLength, accumulation: config.training.gradientAccumulation, gradientClip: o.gradientClip)
-        let windowTokens = step.batchSize * (step.length + 1)
+            model: model, optimizer: optimizer, trainable: model.parameters, batchSize: batchSize, rows: rows,
+            length: config.data.sequenceLength, accumulation: config.training.gradientAccumulation, gradientClip: o.gradientClip,
+            communicator: communicator)
+        let windowTokens = rows * (step.length + 1)
         func randomBatch() -> [Int32] { (0..<windowTokens).map { _ in Int32(generator.next() % UInt64(architecture.vocabSize)) } }
-        var times: [Double] = []
+        var times: [Double] = [], exchangeTimes: [Double] = []
         for index in 0..<(warmup + steps) {
             let batches = (0..<step.accumulation).map { _ in randomBatch() }
             var next = 0
+            try communicator.barrier()
             let elapsed = try time { () throws -> Void in
                 let loss = try step.accumulateGradients { defer { next += 1 }; return batches[next] }
                 _ = step.update(loss: loss, learningRate: o.learningRate)
             }
-            if index >= warmup { times.append(elapsed) }
+            let exchange = step.takeExchangeSeconds()
+            if index >= warmup {
+                times.append(elapsed)
+                exchangeTimes.append(exchange)
+            }
         }
         return TrainBenchmarkReport(
             parameters: model.parameterCount, tokensPerStep: step.targetsPerStep, medianStepSeconds: median(times),
+            medianExchangeSeconds: median(exchangeTimes), ranks: communicator.size,
             flopsPerToken: TrainingStep.flopsPerToken(architecture), matmulPeak: matmulPeak(), peakResidentBytes: peakResidentBytes())
     }
 

@@ -12,7 +12,13 @@ final class StopSignal: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
     private static let signals = [SIGINT, SIGTERM]
 
-    init() {
+    /// `ranks`: the processes of the job; with several, a signal may also mean that a rank
+    /// died and the launcher is ending the job, so the step may not finish. Only a process
+    /// that `announces` says what it does about a signal.
+    init(ranks: Int = 1, announces: Bool = true) {
+        let notice = ranks == 1
+            ? "\nstop requested: finishing this step and saving a checkpoint (signal again to quit now)\n"
+            : "\nstop requested: the ranks finish this step together and save a checkpoint, unless the launcher is ending the job (a rank failed), which keeps the last complete checkpoint\n"
         for number in Self.signals {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -22,7 +28,7 @@ final class StopSignal: @unchecked Sendable {
                     FileHandle.standardError.write(Data("\nsecond signal: stopping now; the last complete checkpoint is kept\n".utf8))
                     exit(130)
                 }
-                FileHandle.standardError.write(Data("\nstop requested: finishing this step and saving a checkpoint (signal again to quit now)\n".utf8))
+                if announces { FileHandle.standardError.write(Data(notice.utf8)) }
             }
             source.resume()
             sources.append(source)

@@ -25,8 +25,11 @@ struct TrainState: Codable, Equatable {
     var dataPosition: BatcherPosition
     /// The learning rate of the last step taken.
     var learningRate: Double
-    /// The kernels' thread count; results are bit-identical only with the same count.
+    /// The kernels' thread count (per rank); results are bit-identical only with the same count.
     var threads: Int
+    /// The ranks of the data-parallel job that wrote it (nil in checkpoints written before
+    /// data parallelism: one); results are bit-identical only with the same number.
+    var ranks: Int?
     /// The resolved configuration, as TOML.
     var config: String
     /// SHA-256 of every other file in the checkpoint, by file name.

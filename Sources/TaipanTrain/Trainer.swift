@@ -4,11 +4,18 @@
 // each checkpoint, and every kernel is deterministic for a fixed thread count, so N steps,
 // a stop, and N more give bit-identical results to 2N steps straight.
 //
+// Under `mpirun` the same loop runs on every rank (data parallelism): rank 0's initial
+// weights are broadcast, each rank computes its rows of every global batch, the gradients
+// are summed, and every rank takes the same update. Rank 0 alone prepares data, logs,
+// evaluates and writes checkpoints; every rank reads a checkpoint to resume. The data
+// position counts global batches, so a run can resume on another number of ranks.
+//
 // Dimension letters: B batch size, L sequence length, V vocabulary, A gradient accumulation.
 
 import Foundation
 import TaipanCheckpoint
 import TaipanData
+import TaipanDistributed
 import TaipanNN
 import TaipanOptim
 import TaipanTensor
@@ -58,22 +65,38 @@ public final class Trainer {
     var generator: SeededGenerator
     /// Updates the run takes in all.
     public let totalSteps: Int
+    /// The ranks of a data-parallel job (a job of one without `mpirun`).
+    let communicator: any Communicator
 
-    /// Sets up a run from `config`. `print` receives the progress lines.
-    public init(config: TrainConfig, start: StartMode, print: @escaping (String) -> Void = { Swift.print($0) }) throws {
+    /// Sets up a run from `config` on this rank of `communicator`'s job. `print` receives the
+    /// progress lines (rank 0's only).
+    public init(
+        config: TrainConfig, start: StartMode, communicator: any Communicator = SingleProcess(),
+        print rootPrint: @escaping (String) -> Void = { Swift.print($0) }
+    ) throws {
         try config.validate()
         self.config = config
+        self.communicator = communicator
+        let isRoot = communicator.isRoot
+        let print: (String) -> Void = isRoot ? rootPrint : { _ in }
         let runDirectory = config.training.runDirectory
         store = CheckpointStore(root: (runDirectory as NSString).appendingPathComponent("checkpoints"))
-        let resumeFrom = try Self.prepareRunDirectory(runDirectory, store: store, start: start)
-        Threads.set(config.training.threads > 0 ? config.training.threads : ProcessInfo.processInfo.activeProcessorCount)
+        // Rank 0 alone may delete a run (--force); the others look once it has.
+        var resumeFrom = isRoot ? try Self.prepareRunDirectory(runDirectory, store: store, start: start) : nil
+        try communicator.barrier()
+        if !isRoot, start == .resume, let latest = store.latestStep { resumeFrom = store.path(step: latest) }
+        Threads.set(config.training.threads > 0 ? config.training.threads : Self.defaultThreads(ranksOnThisHost: communicator.localSize))
 
+        // Rank 0 prepares raw text once; the others then find the prepared shards.
         let cache = config.data.cacheDirectory.isEmpty ? (runDirectory as NSString).appendingPathComponent("data") : config.data.cacheDirectory
-        data = try TrainingData.load(config: config, cacheDirectory: cache, threads: Threads.count, log: print)
+        let prepared = isRoot ? try TrainingData.load(config: config, cacheDirectory: cache, threads: Threads.count, log: print) : nil
+        try communicator.barrier()
+        data = try prepared ?? TrainingData.load(config: config, cacheDirectory: cache, threads: Threads.count, log: print)
 
         generator = SeededGenerator(seed: UInt64(config.training.seed))
         model = try Self.buildModel(config: config, data: data, resumeFrom: resumeFrom, generator: &generator)
         model.scanCheckpointInterval = config.model.scanCheckpointInterval
+        try GradientExchange.broadcastFromRoot(model.parameters, communicator: communicator)
         let frozen = config.training.frozen.map(NamePattern.init)
         var trainableNamed: [(name: String, tensor: Tensor)] = []
         for (name, parameter) in model.namedParameters {
@@ -89,15 +112,18 @@ public final class Trainer {
             noDecay: o.noDecay.map(NamePattern.init))
 
         let (batchSize, length) = (config.training.batchSize, config.data.sequenceLength)
-        step = TrainingStep(
-            model: model, optimizer: optimizer, trainable: trainable, batchSize: batchSize, length: length,
-            accumulation: config.training.gradientAccumulation, gradientClip: config.optimizer.gradientClip)
         do {
-            batcher = try Batcher(shards: data.train, batchSize: batchSize, sequenceLength: length, seed: UInt64(config.training.seed))
+            batcher = try Batcher(
+                shards: data.train, batchSize: batchSize, sequenceLength: length, seed: UInt64(config.training.seed),
+                rank: communicator.rank, worldSize: communicator.size)
         } catch {
             throw TrainError.config("data.train: \(error) — lower train.batch_size or data.sequence_length, or add data")
         }
-        if data.validation.isEmpty {
+        step = TrainingStep(
+            model: model, optimizer: optimizer, trainable: trainable, batchSize: batchSize, rows: batcher.rows.count,
+            length: length, accumulation: config.training.gradientAccumulation, gradientClip: config.optimizer.gradientClip,
+            communicator: communicator)
+        if data.validation.isEmpty || !isRoot {
             validation = nil
         } else {
             do {
@@ -118,32 +144,43 @@ public final class Trainer {
 
         state = TrainState(
             step: 0, tokensSeen: 0, badStepsInARow: 0, randomState: generator.state, dataPosition: batcher.position,
-            learningRate: 0, threads: Threads.count, config: config.resolvedTOML(), checksums: [:])
+            learningRate: 0, threads: Threads.count, ranks: communicator.size, config: config.resolvedTOML(), checksums: [:])
         if let resumeFrom {
             state = try TrainCheckpoint.restore(directory: resumeFrom, model: model, optimizer: optimizer)
             try Self.checkResumable(saved: state, current: config, directory: resumeFrom)
             try batcher.restore(state.dataPosition)
             generator = try SeededGenerator(state: state.randomState)
-            if state.threads != Threads.count {
-                print("warning: the checkpoint was written with \(state.threads) threads and this run uses \(Threads.count): results will not be bit-identical to an uninterrupted run")
+            if state.threads != Threads.count || (state.ranks ?? 1) != communicator.size {
+                print("warning: the checkpoint was written by \(state.ranks ?? 1) rank(s) of \(state.threads) thread(s) and this run uses \(communicator.size) of \(Threads.count): it continues from the same global batch, but results will not be bit-identical to an uninterrupted run")
             }
+            state.threads = Threads.count
+            state.ranks = communicator.size
             state.config = config.resolvedTOML()
         }
-        log = try TrainingLog(
-            runDirectory: runDirectory, config: config, resumedAt: resumeFrom == nil ? nil : state.step, print: print)
+        log = isRoot
+            ? try TrainingLog(runDirectory: runDirectory, config: config, resumedAt: resumeFrom == nil ? nil : state.step, print: print)
+            : TrainingLog.silent()
         log.message("model: \(model.parameterCount.formatted()) parameters (\(trainable.count) of \(model.namedParameters.count) tensors train), vocabulary \(model.config.vocabSize), \(model.config.layerCount) layers, hidden \(model.config.hiddenSize)")
         log.message("data: \(data.train.reduce(0) { $0 + $1.tokenCount }.formatted()) training tokens, \(batcher.batchesPerEpoch) batches per epoch; \(tokensPerStep) tokens per step; \(steps) steps")
+        if communicator.size > 1 {
+            log.message("data parallel: \(communicator.size) ranks (\(communicator.localSize) on this host), \(Threads.count) thread(s) each; rank 0 takes \(batcher.rows.count) of every \(batchSize) sequences")
+        }
         if let resumeFrom { log.message("resumed from \(resumeFrom) at step \(state.step)") }
+    }
+
+    /// Threads per rank when `train.threads` is 0: the host's cores shared by its ranks.
+    public static func defaultThreads(ranksOnThisHost: Int) -> Int {
+        max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, ranksOnThisHost))
     }
 
     /// Runs until the last step, a stop signal, or (when given) step `pause`, where it saves a
     /// checkpoint and returns as a signal would; returns what happened.
     @discardableResult
     public func run(pausingAt pause: Int? = nil) throws -> TrainSummary {
-        let stop = StopSignal()
+        let stop = StopSignal(ranks: communicator.size, announces: communicator.isRoot)
         let targetsPerStep = config.training.batchSize * config.data.sequenceLength * config.training.gradientAccumulation
         let flopsPerToken = TrainingStep.flopsPerToken(model.config)
-        let peak = Benchmarks.matmulPeak()
+        let peak = communicator.isRoot ? Benchmarks.matmulPeak() : 1
         log.message(String(format: "matmul peak this run: %.1f GFLOP/s; model: %.1f MFLOP per token (forward + backward)", peak / 1e9, flopsPerToken / 1e6))
         var losses: [Double] = []
         var stepSeconds: [Double] = []
@@ -151,13 +188,17 @@ public final class Trainer {
         var savedAtStep = store.latestStep
         var lastValidation: Double?
 
-        func stopping() -> Bool { stop.isRequested || (pause.map { state.step >= $0 } ?? false) }
+        // Every rank decides to stop at the same step: a signal's arrival is shared with the
+        // step's losses.
+        var stopAgreed = false
+        func stopping() -> Bool { stopAgreed || (pause.map { state.step >= $0 } ?? false) }
         while state.step < totalSteps && !stopping() {
             let started = DispatchTime.now().uptimeNanoseconds
             // Schedule.
             let learningRate = schedule.rate(at: state.step)
-            // Micro-batches → backward.
-            let loss = try step.accumulateGradients { batcher.next().tokens }
+            // Micro-batches → backward (→ gradients summed over the ranks).
+            stopAgreed = stop.isRequested
+            let loss = try step.accumulateGradients(stop: &stopAgreed) { batcher.next().tokens }
             // Clip, then step — unless the loss or the gradient is not finite.
             let (norm, updated) = step.update(loss: loss, learningRate: learningRate)
             if updated {
@@ -178,8 +219,9 @@ public final class Trainer {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             stepSeconds.append(seconds)
 
-            // Log.
+            // Log (and check that the ranks still hold the same weights).
             if state.step % config.logging.interval == 0 || state.step == totalSteps || state.step == 1 {
+                try GradientExchange.checkAgreement(trainable, communicator: communicator, step: state.step)
                 let recent = stepSeconds.suffix(config.logging.interval).sorted()
                 let median = recent[recent.count / 2]
                 let tokensPerSecond = Double(targetsPerStep) / median
@@ -202,6 +244,8 @@ public final class Trainer {
         if finished { lastValidation = try evaluate() ?? lastValidation }
         if savedAtStep != state.step { lastCheckpoint = try saveCheckpoint() }
         if finished { try writeSample() }
+        // Rank 0's final checkpoint is complete before any rank reports the run done.
+        try communicator.barrier()
         let medianStep = stepSeconds.sorted().dropFirst(stepSeconds.count / 2).first ?? 0
         return TrainSummary(
             steps: state.step, tokensSeen: state.tokensSeen, firstLoss: losses.first, lastLoss: losses.last,
@@ -219,8 +263,10 @@ public final class Trainer {
         return loss
     }
 
-    /// Saves the current state as a checkpoint and prunes old ones; returns its path.
+    /// Saves the current state as a checkpoint and prunes old ones (rank 0; the others only
+    /// name it); returns its path.
     func saveCheckpoint() throws -> String {
+        guard communicator.isRoot else { return store.path(step: state.step) }
         state.randomState = generator.state
         let path = try TrainCheckpoint.save(store: store, model: model, optimizer: optimizer, state: state)
         store.prune(keepLast: config.checkpoint.keepLast, keepEvery: config.checkpoint.keepEvery)
@@ -230,7 +276,7 @@ public final class Trainer {
 
     /// Prints a text sample from the model (when a tokenizer is available).
     func writeSample() throws {
-        guard let tokenizer = data.tokenizer, config.evaluation.sampleTokens > 0 else { return }
+        guard communicator.isRoot, let tokenizer = data.tokenizer, config.evaluation.sampleTokens > 0 else { return }
         let prompt = config.evaluation.samplePrompt.isEmpty ? [data.endOfText] : tokenizer.encode(config.evaluation.samplePrompt)
         guard !prompt.isEmpty, prompt.allSatisfy({ Int($0) < model.config.vocabSize }) else { return }
         let options = SamplingOptions(

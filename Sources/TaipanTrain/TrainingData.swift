@@ -40,8 +40,11 @@ struct TrainingData {
                 policy: config.badRecords)
             options.threads = threads
             log("preparing token shards from \(trainInputs.count) input(s) into \(cacheDirectory)")
+            // Whole lines, since they share standard output with the training log: every second
+            // on a terminal, every 10 s in a log file.
+            let reporter = ProgressReporter(inPlace: false, interval: isatty(STDOUT_FILENO) == 1 ? 1 : 10) { log(String($0.dropLast())) }
             let result = try DataPreparation(options: options, tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity).run { progress in
-                log("  \(progress)")
+                if progress.bytesRead >= progress.totalBytes { reporter.finish("  \(progress)") } else { reporter.update("  \(progress)") }
             }
             log(result.alreadyPrepared ? "  token shards up to date" : "  prepared \(result.manifest.splits["train"]?.tokens ?? 0) training tokens")
             directory = cacheDirectory

@@ -18,6 +18,13 @@ final class TrainingLog {
         if config.logging.tensorboard { tensorBoard = try TensorBoardWriter(directory: runDirectory) }
     }
 
+    /// A log that prints and records nothing: the one of every rank but 0.
+    static func silent() -> TrainingLog { TrainingLog(print: { _ in }) }
+
+    private init(print: @escaping (String) -> Void) {
+        self.print = print
+    }
+
     func message(_ text: String) { print(text) }
 
     func trainStep(

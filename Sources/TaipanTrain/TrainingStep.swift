@@ -1,9 +1,13 @@
 // TrainingStep.swift — the work of one optimizer step, shared by the trainer and
-// `taipan bench train`: A micro-batches forward and backward, global-norm clipping, and the
-// AdamW update unless the loss or the gradient is not finite.
+// `taipan bench train`: A micro-batches forward and backward, the gradients summed over the
+// ranks of a data-parallel job, global-norm clipping, and the AdamW update unless the loss or
+// the gradient is not finite. After the sum every rank holds the same gradient, so every rank
+// takes the same update.
 //
-// Dimension letters: B batch size, L sequence length, A gradient accumulation.
+// Dimension letters: B global batch size (all ranks), L sequence length, A gradient
+// accumulation.
 
+import TaipanDistributed
 import TaipanNN
 import TaipanOptim
 import TaipanTensor
@@ -14,38 +18,66 @@ public struct TrainingStep {
     public let optimizer: AdamW
     /// The parameters that train (not frozen).
     public let trainable: [Tensor]
-    public let batchSize: Int, length: Int, accumulation: Int
+    /// B: windows in one micro-batch of all ranks together; `rows` of them are this rank's.
+    public let batchSize: Int, rows: Int, length: Int, accumulation: Int
     /// The maximum global gradient norm; 0 turns clipping off.
     public let gradientClip: Double
+    /// Sums the gradients over the ranks (nothing to do in a job of one).
+    let exchange: GradientExchange
 
-    public init(model: MambaLM, optimizer: AdamW, trainable: [Tensor], batchSize: Int, length: Int, accumulation: Int, gradientClip: Double) {
+    /// A step of `batchSize` windows a micro-batch, of which this rank computes `rows`
+    /// (all of them by default, as in a job of one).
+    public init(
+        model: MambaLM, optimizer: AdamW, trainable: [Tensor], batchSize: Int, rows: Int? = nil, length: Int,
+        accumulation: Int, gradientClip: Double, communicator: any Communicator = SingleProcess()
+    ) {
         self.model = model
         self.optimizer = optimizer
         self.trainable = trainable
         self.batchSize = batchSize
+        self.rows = rows ?? batchSize
         self.length = length
         self.accumulation = accumulation
         self.gradientClip = gradientClip
+        exchange = GradientExchange(communicator: communicator, parameters: trainable)
     }
 
-    /// Targets of one step: A·B·L.
+    /// Targets of one step, all ranks together: A·B·L.
     public var targetsPerStep: Int { batchSize * length * accumulation }
 
-    /// Runs A micro-batches (each B windows of L + 1 ids from `nextBatch`) forward and
-    /// backward and returns the mean loss. Each adds the gradient of its summed loss divided
-    /// by all targets of the step, so A micro-batches of B give the gradient of one batch of A·B.
+    /// Runs this rank's rows of A micro-batches (each `rows` windows of L + 1 ids from
+    /// `nextBatch`) forward and backward, sums the gradients over the ranks and returns the
+    /// mean loss of the whole step. Each micro-batch adds the gradient of its summed loss
+    /// divided by all targets of the step (all ranks), so A micro-batches of B on R ranks give
+    /// the gradient of one batch of A·B on one.
     public func accumulateGradients(_ nextBatch: () -> [Int32]) throws -> Double {
+        var stop = false
+        return try accumulateGradients(stop: &stop, nextBatch)
+    }
+
+    /// As `accumulateGradients(_:)`; `stop` comes in as this rank's wish to stop after this
+    /// step and goes out true when any rank's was, so that all ranks stop at the same step.
+    public func accumulateGradients(stop: inout Bool, _ nextBatch: () -> [Int32]) throws -> Double {
         model.zeroGradients()
         var lossSum = 0.0
         for _ in 0..<accumulation {
-            let (inputs, targets) = Self.split(nextBatch(), batchSize: batchSize, length: length)
-            let logits = try model.forward(ids: inputs, batch: batchSize, length: length).logits
+            let (inputs, targets) = Self.split(nextBatch(), batchSize: rows, length: length)
+            let logits = try model.forward(ids: inputs, batch: rows, length: length).logits
             let loss = try crossEntropy(logits: logits, targets: targets, reduction: .sum)
             lossSum += Double(loss.item)
             (loss * (1 / Float(targetsPerStep))).backward()
         }
+        if exchange.communicator.size > 1 {
+            try exchange.sumGradients()
+            let totals = try exchange.communicator.allreduceSum([lossSum, stop ? 1 : 0])
+            lossSum = totals[0]
+            stop = totals[1] > 0
+        }
         return lossSum / Double(targetsPerStep)
     }
+
+    /// Returns the seconds spent summing gradients over the ranks since the last call.
+    public func takeExchangeSeconds() -> Double { exchange.takeSeconds() }
 
     /// Clips the gradients and takes the AdamW step, unless `loss` or the gradient norm is not
     /// finite. Returns the norm before clipping and whether the weights changed.

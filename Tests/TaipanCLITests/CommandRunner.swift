@@ -54,3 +54,55 @@ final class TemporaryDirectory {
 
     func file(_ name: String) -> String { path + "/" + name }
 }
+
+/// `mpirun` with what this machine and CI need: root may launch, and more ranks than cores.
+let mpirunArguments = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
+
+/// Runs `mpirun -np ranks taipan arguments…` and waits for it.
+func runMPI(ranks: Int, _ arguments: [String]) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = mpirunArguments + ["-np", String(ranks), taipanExecutable] + arguments
+    let output = Pipe(), error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    let errorData = error.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(
+        status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+        error: String(decoding: errorData, as: UTF8.self))
+}
+
+/// Starts `mpirun -np ranks taipan arguments…` with its output and errors going to `log`.
+func startMPI(ranks: Int, _ arguments: [String], log: String) throws -> Process {
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = mpirunArguments + ["-np", String(ranks), taipanExecutable] + arguments
+    process.standardOutput = handle
+    process.standardError = handle
+    try process.run()
+    return process
+}
+
+/// The process id of rank `rank` among the children of the launcher `launcher` (found by the
+/// rank Open MPI puts in each process's environment).
+func mpiRankProcess(launcher: Int32, rank: Int) -> Int32? {
+    let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { Int32($0) } ?? []
+    for pid in processes {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { continue }
+        // pid (comm) state ppid …
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 1, Int32(fields[1]) == launcher,
+            let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ")
+        else { continue }
+        let variables = environment.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        if variables.contains("OMPI_COMM_WORLD_RANK=\(rank)") { return pid }
+    }
+    return nil
+}

@@ -59,22 +59,31 @@ import Testing
         }
     }
 
-    @Test func twoRanksTakeDisjointWindowsAndResumeEach() throws {
+    @Test func ranksShareEachGlobalBatchAndResumeEach() throws {
         let shards = try makeShards([2000])
-        let ranks = try (0..<2).map { try Batcher(shards: shards, batchSize: 4, sequenceLength: 16, seed: 3, rank: $0, worldSize: 2) }
-        let single = try Batcher(shards: shards, batchSize: 4, sequenceLength: 16, seed: 3)
-        #expect(ranks[0].batchesPerEpoch == single.windowCount / 8)
-        for epoch in 0..<2 {
-            let windows = ranks.map { rank in (0..<rank.batchesPerEpoch).flatMap { rank.windows(epoch: epoch, batch: $0) } }
-            #expect(Set(windows[0]).isDisjoint(with: windows[1]))
-            #expect(Set(windows[0] + windows[1]).count == 2 * windows[0].count)
+        let single = try Batcher(shards: shards, batchSize: 5, sequenceLength: 16, seed: 3)
+        let reference = (0..<20).map { _ in single.next().tokens }
+        for worldSize in [2, 3, 5] {
+            let ranks = try (0..<worldSize).map {
+                try Batcher(shards: shards, batchSize: 5, sequenceLength: 16, seed: 3, rank: $0, worldSize: worldSize)
+            }
+            // Uneven shares: ⌊r·5/R⌋ ..< ⌊(r+1)·5/R⌋.
+            #expect(ranks.map(\.rows.count).reduce(0, +) == 5)
+            #expect(ranks.allSatisfy { $0.batchesPerEpoch == single.batchesPerEpoch })
+            for index in 0..<20 {
+                #expect(ranks.flatMap { $0.next().tokens } == reference[index], "R = \(worldSize), batch \(index)")
+            }
+            for rank in 0..<worldSize {
+                let resumed = try Batcher(shards: shards, batchSize: 5, sequenceLength: 16, seed: 3, rank: rank, worldSize: worldSize)
+                try resumed.restore(ranks[rank].position)
+                let straight = try Batcher(shards: shards, batchSize: 5, sequenceLength: 16, seed: 3, rank: rank, worldSize: worldSize)
+                for _ in 0..<20 { _ = straight.next() }
+                #expect(resumed.next().tokens == straight.next().tokens)
+            }
         }
-        for rank in 0..<2 {
-            let straight = try Batcher(shards: shards, batchSize: 4, sequenceLength: 16, seed: 3, rank: rank, worldSize: 2)
-            let reference = (0..<20).map { _ in straight.next().tokens }
-            let resumed = try Batcher(shards: shards, batchSize: 4, sequenceLength: 16, seed: 3, rank: rank, worldSize: 2)
-            try resumed.restore(BatcherPosition(epoch: 1, batch: 20 - ranks[0].batchesPerEpoch - 5, windowCount: 124))
-            #expect((0..<5).map { _ in resumed.next().tokens } == Array(reference[15...]))
+        #expect(single.batchesPerEpoch == 124 / 5)
+        #expect(throws: DataError.self) {
+            try Batcher(shards: shards, batchSize: 2, sequenceLength: 16, seed: 3, rank: 0, worldSize: 3)
         }
     }
 
