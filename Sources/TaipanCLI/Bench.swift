@@ -6,5 +6,7 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Taipan's speed against a peer in the same run.",
-        subcommands: [BenchTrain.self, BenchGenerate.self, BenchScan.self, BenchMatmul.self, BenchTokenizer.self])
+        subcommands: [
+            BenchTrain.self, BenchGenerate.self, BenchScan.self, BenchMatmul.self, BenchTokenizer.self, BenchAllreduce.self,
+        ])
 }

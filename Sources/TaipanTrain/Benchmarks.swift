@@ -43,6 +43,17 @@ public struct GenerateBenchmarkReport: Sendable {
     public var peakResidentBytes: Int
 }
 
+/// One message size of `taipan bench allreduce`.
+public struct AllreduceMeasurement: Sendable {
+    public var bytes: Int
+    public var medianSeconds: Double
+    /// Message bytes per second.
+    public var algorithmBandwidth: Double { Double(bytes) / medianSeconds }
+    /// What each rank's link carries per second in a ring allreduce (2(R−1)/R of the message):
+    /// comparable with the link's speed whatever the number of ranks.
+    public func busBandwidth(ranks: Int) -> Double { algorithmBandwidth * 2 * Double(ranks - 1) / Double(ranks) }
+}
+
 /// Results of `taipan bench scan`.
 public struct ScanBenchmarkReport: Sendable {
     public var medianForwardSeconds: Double
@@ -174,6 +185,38 @@ public enum Benchmarks {
         return ScanBenchmarkReport(
             medianForwardSeconds: median(forward), medianBackwardSeconds: median(backward), peakBytes: peak,
             storedStateBytes: batch * length * channels * state * MemoryLayout<Float>.stride)
+    }
+
+    /// Times the float sum allreduce of `communicator`'s job for each of `sizes` (bytes),
+    /// `repeats` times each after one untimed call, and checks every result exactly (small
+    /// integers, so the sums are exact in float32). Every rank must call it.
+    public static func allreduce(
+        sizes: [Int], repeats: Int, communicator: any Communicator
+    ) throws -> [AllreduceMeasurement] {
+        var measurements: [AllreduceMeasurement] = []
+        for bytes in sizes {
+            let count = max(1, bytes / MemoryLayout<Float>.stride)
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            defer { buffer.deallocate() }
+            let ranks = Float(communicator.size), rankValue = Float(communicator.rank + 1)
+            // Rank r holds (r + 1)·(i mod 7): the sum is (i mod 7)·R(R+1)/2.
+            func fill() { for index in 0..<count { buffer[index] = rankValue * Float(index % 7) } }
+            var times: [Double] = []
+            for attempt in 0...repeats {
+                fill()
+                try communicator.barrier()
+                let elapsed = try time { () throws -> Void in try communicator.allreduceSum(buffer, count: count) }
+                if attempt > 0 { times.append(elapsed) }
+                let factor = ranks * (ranks + 1) / 2
+                for index in 0..<count where buffer[index] != Float(index % 7) * factor {
+                    throw DistributedError("allreduce of \(count) floats: element \(index) is \(buffer[index]), expected \(Float(index % 7) * factor)")
+                }
+            }
+            // Every rank reports the slowest rank's median: the collective ends when it does.
+            let slowest = try communicator.allgather(median(times).bitPattern).map { Double(bitPattern: $0) }.max() ?? .nan
+            measurements.append(AllreduceMeasurement(bytes: count * MemoryLayout<Float>.stride, medianSeconds: slowest))
+        }
+        return measurements
     }
 
     /// The process's peak resident set size, in bytes.
