@@ -10,7 +10,7 @@ import TaipanTensor
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model", abstract: "Inspect, create and run model directories.",
-        subcommands: [Info.self, Initialize.self, Forward.self])
+        subcommands: [Info.self, Initialize.self, Forward.self, Merge.self])
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a model's config, parameter count and tensors.")
@@ -60,9 +60,10 @@ struct ModelCommand: ParsableCommand {
         @Option(help: "A safetensors file with an int64 input_ids (B, L) tensor.") var input: String
         @Option(help: "The safetensors file to write.") var output: String
         @Flag(help: "Also write grad.NAME = d loss / d parameter for every parameter.") var grads = false
+        @Option(help: "A PEFT LoRA adapter directory to apply (merged into the weights).") var adapter: String?
 
         func run() throws {
-            let network = try MambaLM.load(directory: model)
+            let network = try loadModel(model, adapter: adapter)
             try network.writeForwardPass(inputPath: input, outputPath: output, gradients: grads)
         }
     }

@@ -1,8 +1,10 @@
 // TrainCheckpoint.swift — a training checkpoint: a Hugging Face model directory
 // (`config.json`, `model.safetensors`) plus `optimizer.safetensors` (AdamW's moments as
 // `exp_avg.NAME` / `exp_avg_sq.NAME`, its update count in the metadata) and `state.json`,
-// whose checksums cover the other three. Written through `CheckpointStore`, so it only
-// counts once complete.
+// whose checksums cover the other three. A LoRA run's checkpoint holds a PEFT adapter
+// directory (`adapter_config.json`, `adapter_model.safetensors`) instead of the model: the
+// frozen base stays where `model.init_from` points. Written through `CheckpointStore`, so it
+// only counts once complete.
 
 import Foundation
 import TaipanCheckpoint
@@ -12,13 +14,24 @@ import TaipanOptim
 
 enum TrainCheckpoint {
     static let optimizerFileName = "optimizer.safetensors"
-    static let checksummedFiles = [configFileName, singleWeightsFileName, optimizerFileName]
 
-    /// Saves `model`, `optimizer` and `state` as the checkpoint of `state.step`.
+    /// The files `state.json`'s checksums cover: the model's, or a LoRA run's adapter's.
+    static func checksummedFiles(lora: LoRASettings?) -> [String] {
+        (lora == nil ? [configFileName, singleWeightsFileName] : [adapterConfigFileName, adapterWeightsFileName]) + [optimizerFileName]
+    }
+
+    /// Saves `model` (or, with `lora`, its adapter on the base at `baseModel`), `optimizer`
+    /// and `state` as the checkpoint of `state.step`.
     @discardableResult
-    static func save(store: CheckpointStore, model: MambaLM, optimizer: AdamW, state: TrainState) throws -> String {
+    static func save(
+        store: CheckpointStore, model: MambaLM, lora: LoRASettings? = nil, baseModel: String? = nil, optimizer: AdamW, state: TrainState
+    ) throws -> String {
         try store.save(step: state.step) { directory in
-            try model.save(directory: directory)
+            if let lora {
+                try model.saveAdapter(settings: lora, directory: directory, baseModel: baseModel)
+            } else {
+                try model.save(directory: directory)
+            }
             var writer = SafeTensorsWriter(metadata: ["format": "taipan-adamw", "update_count": String(optimizer.stepCount)])
             for slot in optimizer.slots {
                 let count = slot.parameter.count
@@ -27,7 +40,7 @@ enum TrainCheckpoint {
             }
             try writer.write(to: (directory as NSString).appendingPathComponent(optimizerFileName))
             var state = state
-            for file in checksummedFiles {
+            for file in checksummedFiles(lora: lora) {
                 state.checksums[file] = try fileSHA256(path: (directory as NSString).appendingPathComponent(file))
             }
             let encoder = JSONEncoder()
@@ -40,19 +53,24 @@ enum TrainCheckpoint {
         }
     }
 
-    /// Loads the checkpoint in `directory` into `model` and `optimizer` after checking every
-    /// file against the checksums in its `state.json`; returns the state.
-    static func restore(directory: String, model: MambaLM, optimizer: AdamW) throws -> TrainState {
+    /// Loads the checkpoint in `directory` into `model` (with `lora`, into its attached
+    /// adapters) and `optimizer` after checking every file against the checksums in its
+    /// `state.json`; returns the state.
+    static func restore(directory: String, model: MambaLM, lora: LoRASettings? = nil, optimizer: AdamW) throws -> TrainState {
         let state = try TrainState.read(from: (directory as NSString).appendingPathComponent(TrainState.fileName))
-        for file in checksummedFiles {
+        for file in checksummedFiles(lora: lora) {
             let path = (directory as NSString).appendingPathComponent(file)
             guard let expected = state.checksums[file] else { throw TrainError.run("\(directory)/state.json: no checksum for \(file)") }
             guard try fileSHA256(path: path) == expected else {
                 throw TrainError.run("\(path): does not match the checksum in state.json (the checkpoint was changed or damaged)")
             }
         }
-        let weightsPath = (directory as NSString).appendingPathComponent(singleWeightsFileName)
-        try model.loadParameters(from: try SafeTensorsFile(path: weightsPath), path: weightsPath)
+        if let lora {
+            try model.loadAdapterTensors(directory: directory, settings: lora)
+        } else {
+            let weightsPath = (directory as NSString).appendingPathComponent(singleWeightsFileName)
+            try model.loadParameters(from: try SafeTensorsFile(path: weightsPath), path: weightsPath)
+        }
         let optimizerPath = (directory as NSString).appendingPathComponent(optimizerFileName)
         let moments = try SafeTensorsFile(path: optimizerPath)
         guard let updates = moments.metadata["update_count"].flatMap({ Int($0) }) else {

@@ -58,9 +58,16 @@ public struct TrainingStep {
     /// As `accumulateGradients(_:)`; `stop` comes in as this rank's wish to stop after this
     /// step and goes out true when any rank's was, so that all ranks stop at the same step.
     public func accumulateGradients(stop: inout Bool, _ nextBatch: () -> [Int32]) throws -> Double {
-        model.zeroGradients()
+        // The trainable tensors include LoRA adapters, which are not among the model's parameters.
+        for parameter in trainable { parameter.zeroGrad() }
         var lossSum = 0.0
-        for _ in 0..<accumulation {
+        let adapted = !model.adapters.isEmpty
+        for microBatch in 0..<accumulation {
+            if adapted {
+                // Dropout masks from (step, micro-batch, rank): a resumed run draws the same.
+                let key = UInt64(optimizer.stepCount) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(microBatch) << 32 ^ UInt64(exchange.communicator.rank)
+                model.setAdapterMode(training: true, dropoutKey: key)
+            }
             let (inputs, targets) = Self.split(nextBatch(), batchSize: rows, length: length)
             let logits = try model.forward(ids: inputs, batch: rows, length: length).logits
             let loss = try crossEntropy(logits: logits, targets: targets, reduction: .sum)
