@@ -3,8 +3,8 @@ with `torch.save`, the way state-spaces/mamba-130m … mamba-2.8b were written: 
 a pickled state dict (`data.pkl`) and one raw storage per tensor (`data/N`).
 
 Model directories (a mamba_ssm `config.json` + `pytorch_model.bin` + `expected.safetensors`):
-- float32, float16, bfloat16: one tiny Mamba (vocabulary 50 padded to 56, width 16, 2 layers,
-  state 4) with mamba_ssm's parameter names; `lm_head.weight` is tied to the embedding, so the two
+- float32, float16, bfloat16: one tiny Mamba (vocabulary 257, the byte tokenizer's, padded to 264;
+  width 16, 2 layers, state 4) with mamba_ssm's parameter names; `lm_head.weight` is tied to the embedding, so the two
   entries share one storage.
 - strided: the float32 weights with `x_proj.weight` stored as a transposed view (strides (1, 9))
   and both layers' `D` as views into one storage (the second at offset 32).
@@ -37,10 +37,10 @@ import torch.nn.functional as F
 from torch import nn
 
 CONFIG = {
-    "d_model": 16, "n_layer": 2, "vocab_size": 50, "ssm_cfg": {"d_state": 4}, "rms_norm": True,
+    "d_model": 16, "n_layer": 2, "vocab_size": 257, "ssm_cfg": {"d_state": 4}, "rms_norm": True,
     "residual_in_fp32": True, "fused_add_norm": True, "pad_vocab_size_multiple": 8, "tie_embeddings": True,
 }
-PADDED_VOCAB = 56
+PADDED_VOCAB = 264
 BATCH, LENGTH = 2, 8
 MARKER = "hostile-pickle-ran"
 TOUCH = f"touch {MARKER}"
@@ -228,12 +228,14 @@ def make_models(output):
 
 def write_archive(path, pickled, storages, compression=zipfile.ZIP_STORED):
     """A torch.save-style zip (archive/data.pkl, archive/data/KEY) around hand-made contents."""
-    with zipfile.ZipFile(path, "w", compression) as archive:
-        archive.writestr("archive/data.pkl", pickled)
-        archive.writestr("archive/byteorder", "little")
-        for key, blob in storages.items():
-            archive.writestr(f"archive/data/{key}", blob)
-        archive.writestr("archive/version", "3\n")
+    entries = [("data.pkl", pickled), ("byteorder", b"little")]
+    entries += [(f"data/{key}", blob) for key, blob in storages.items()] + [("version", b"3\n")]
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, contents in entries:
+            # A fixed date keeps the files the same from one run to the next.
+            info = zipfile.ZipInfo(f"archive/{name}", date_time=(2024, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            archive.writestr(info, contents)
 
 
 class Reduce:

@@ -80,7 +80,7 @@ import TaipanCheckpoint
         let source = fixturesDirectory + "/torch-bin/float16"  // mamba_ssm config.json + pytorch_model.bin
         let expected = try SafeTensorsFile(path: source + "/expected.safetensors")
         let info = try runTaipan(["model", "info", source])
-        #expect(info.status == 0 && info.output.contains("5,360") && info.output.contains("vocabulary 56"), "\(info.error)")
+        #expect(info.status == 0 && info.output.contains("8,688") && info.output.contains("vocabulary 264"), "\(info.error)")
 
         var input = SafeTensorsWriter()
         input.add("input_ids", shape: [2, 8], integers: try expected.integers("input_ids"))
@@ -100,7 +100,7 @@ import TaipanCheckpoint
         #expect(converted.status == 0, "\(converted.error)")
         // Hugging Face names and config, float32 values equal to what torch.load reads.
         let config = try String(contentsOfFile: out + "/config.json", encoding: .utf8)
-        #expect(config.contains("\"model_type\": \"mamba\"") && config.contains("\"hidden_size\": 16") && config.contains("\"vocab_size\": 56"))
+        #expect(config.contains("\"model_type\": \"mamba\"") && config.contains("\"hidden_size\": 16") && config.contains("\"vocab_size\": 264"))
         let weights = try SafeTensorsFile(path: out + "/model.safetensors")
         #expect(weights.names.count == 22 && weights.names.contains("backbone.embeddings.weight"))
         for name in weights.names {
@@ -108,7 +108,7 @@ import TaipanCheckpoint
             #expect(try weights.info(name).dtype == .F32 && weights.floats(name) == expected.floats("weight." + torchName), "\(name)")
         }
         let again = try runTaipan(["model", "info", out])
-        #expect(again.status == 0 && again.output.contains("5,360"))
+        #expect(again.status == 0 && again.output.contains("8,688"))
         let twice = try runTaipan(["model", "convert", source, out])
         #expect(twice.status != 0 && twice.error.contains("already holds config.json"))
     }

@@ -55,7 +55,7 @@ import Testing
         #expect(tensors.count == 23)
         // As pickletools.dis shows them: the first entry and the tied head at the end.
         #expect(tensors.first?.name == "backbone.embedding.weight")
-        #expect(tensors.first?.layout == TorchTensorLayout(storageKey: "0", dtype: .F32, storageElementCount: 896, offset: 0, shape: [56, 16], strides: [16, 1]))
+        #expect(tensors.first?.layout == TorchTensorLayout(storageKey: "0", dtype: .F32, storageElementCount: 4224, offset: 0, shape: [264, 16], strides: [16, 1]))
         #expect(tensors.last?.name == "lm_head.weight")
         #expect(tensors.last?.layout == tensors.first?.layout)
         #expect(tensors.contains { $0.name == "backbone.layers.1.mixer.conv1d.weight" && $0.layout.shape == [32, 1, 4] && $0.layout.strides == [4, 4, 1] })

@@ -33,7 +33,7 @@ import Testing
         #expect(pickle.first == 0x80 && pickle.last == 0x2E)  // PROTO … STOP
         // torch.save aligns every storage to 64 bytes: the data offsets found are the right ones.
         let embedding = try #require(archive.contents("pytorch_model/data/0"))
-        #expect(embedding.count == 56 * 16 * 4)
+        #expect(embedding.count == 264 * 16 * 4)
         let base = try #require(archive.file.bytes.baseAddress)
         let offset = try #require(embedding.baseAddress) - base
         #expect(offset > 0 && offset % 64 == 0)
