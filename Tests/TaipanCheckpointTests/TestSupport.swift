@@ -47,6 +47,16 @@ final class ScratchDirectory {
     }
 }
 
+/// The description of the error `body` throws, or "" when it throws none.
+func errorMessage(_ body: () throws -> Void) -> String {
+    do {
+        try body()
+        return ""
+    } catch {
+        return "\(error)"
+    }
+}
+
 /// The little-endian bytes of each value.
 func littleEndianBytes<Value: FixedWidthInteger>(_ values: [Value]) -> [UInt8] {
     values.flatMap { value in

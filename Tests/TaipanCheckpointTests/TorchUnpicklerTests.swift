@@ -39,14 +39,7 @@ import Testing
     }
 
     /// The message of the error reading `bytes`, or "" when it reads.
-    static func refusal(_ bytes: [UInt8]) -> String {
-        do {
-            _ = try read(bytes)
-            return ""
-        } catch {
-            return "\(error)"
-        }
-    }
+    static func refusal(_ bytes: [UInt8]) -> String { errorMessage { _ = try read(bytes) } }
 
     @Test func readsTheStateDictTorchSaveWrote() throws {
         let archive = try ZipArchive(file: MappedFile(path: "\(torchBinDirectory)/float32/pytorch_model.bin"))

@@ -11,14 +11,7 @@ import Testing
     }
 
     /// The message of the error opening `bytes` as an archive, or "" when it opens.
-    static func refusal(_ bytes: [UInt8]) -> String {
-        do {
-            _ = try archive(bytes)
-            return ""
-        } catch {
-            return "\(error)"
-        }
-    }
+    static func refusal(_ bytes: [UInt8]) -> String { errorMessage { _ = try archive(bytes) } }
 
     @Test func readsWhatTorchSaveWrote() throws {
         let path = "\(torchBinDirectory)/float32/pytorch_model.bin"
