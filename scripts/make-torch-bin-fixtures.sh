@@ -3,7 +3,7 @@
 # directories whose pytorch_model.bin files `torch.save` writes (float32, float16, bfloat16, a
 # strided one), the logits a float64 PyTorch reference computes for them, and hostile or broken
 # .bin files a loader must refuse (scripts/make_torch_bin_fixtures.py says which). Sets up its own
-# virtual environment (scripts/.venv-torchbin: torch from PyPI) on the first run.
+# virtual environment (scripts/.venv-torchbin, with torch) on the first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=scripts/.venv-torchbin

@@ -135,6 +135,7 @@ public final class TorchCheckpointFile: SafeTensorsSource, @unchecked Sendable {
         var rowOffset = 0  // in elements, from `first`
         for row in 0..<(destination.count / rowLength) {
             let slice = UnsafeMutableBufferPointer(rebasing: destination[(row * rowLength)..<((row + 1) * rowLength)])
+            // Always true: the unpickler admits only float32, float16 and bfloat16 storages.
             _ = tensor.info.dtype.widen(from: first + rowOffset * elementSize, elementStride: rowStride, into: slice)
             // Advance the outer index like an odometer, last dimension fastest.
             var dimension = outer.count - 1
