@@ -30,11 +30,20 @@ struct TorchTensorLayout: Equatable {
 
 /// The reader of a state dict's pickle.
 struct TorchUnpickler {
+    /// The largest pickle read. A state dict takes about 130 bytes per tensor (the fixtures), so
+    /// mamba-2.8b's 643 tensors need under 100 KB, while every opcode may add an object of about
+    /// 70 bytes: the limit bounds what a hostile pickle can make this reader allocate (~1 GB).
+    static let maximumSize = 16 << 20
+
     /// Reads the pickle `bytes` (the archive entry `entry` of the file at `path`, both named in
     /// errors) and returns the state dict's tensors in their stored order.
     static func stateDict(
         from bytes: UnsafeRawBufferPointer, path: String, entry: String
     ) throws(CheckpointError) -> [(name: String, layout: TorchTensorLayout)] {
+        guard bytes.count <= maximumSize else {
+            throw CheckpointError.invalidHeader(
+                path: path, message: "\(entry) holds \(bytes.count) bytes, more than a state dict's pickle needs (at most \(maximumSize) are read)")
+        }
         var machine = TorchUnpickler(bytes: bytes, path: path, entry: entry)
         return try machine.run()
     }

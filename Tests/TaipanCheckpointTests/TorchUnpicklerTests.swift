@@ -105,7 +105,8 @@ import Testing
              "persistent id a tuple of 2 is not ('storage'"),
             ([0x80, 0x02] + Self.unicode("x") + Self.unicode("y") + [0x62], "BUILD applies state to the string \"x\""),
         ]
-        for (pickle, message) in cases {
+        let huge = [UInt8](repeating: 0x4E, count: TorchUnpickler.maximumSize + 1)
+        for (pickle, message) in cases + [(huge, "archive/data.pkl holds 16777217 bytes, more than a state dict's pickle needs")] {
             let refusal = Self.refusal(pickle)
             #expect(refusal.contains(message), "expected \"\(message)\", got \"\(refusal)\"")
         }
