@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TaipanCheckpoint
 import TaipanNN
 import TaipanTensor
 @testable import TaipanTrain
@@ -214,5 +215,22 @@ final class TinyRun {
         config.lora.targetModules = ["in_proj"]
         config.lora.dropout = 1
         #expect { try config.validate() } throws: { error in "\(error)".contains("lora.dropout") }
+    }
+
+    @Test func fineTuningStartsFromAnOriginalReleasesPytorchModelBin() throws {
+        let run = try TinyRun()
+        // A mamba_ssm config.json + pytorch_model.bin (float16) whose vocabulary fits the byte tokenizer.
+        let release = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/torch-bin/float16").path
+        let stored = try SafeTensorsFile(path: release + "/expected.safetensors").floats("weight.backbone.embedding.weight")
+        var tune = run.config(run: "tune", steps: 2)
+        tune.model.initFrom = release
+        let tuner = try Trainer(config: tune, start: .fresh, print: { _ in })
+        #expect(tuner.model.embeddings.weight.values == stored)
+        let summary = try tuner.run()
+        #expect(tuner.state.step == 2 && tuner.model.embeddings.weight.values != stored)
+        // Its checkpoint is a Hugging Face directory holding the tuned weights.
+        let checkpoint = try MambaLM.load(directory: try #require(summary.checkpoint))
+        #expect(checkpoint.embeddings.weight.values == tuner.model.embeddings.weight.values)
     }
 }
