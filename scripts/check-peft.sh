@@ -5,14 +5,10 @@
 # virtual environment of check-transformers.sh (scripts/.venv-transformers), adding peft.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=scripts/.venv-transformers
-if ! "$venv/bin/python" -c 'import torch, transformers, safetensors, peft' 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet torch transformers safetensors peft
-fi
+python=$(scripts/transformers-venv.sh)
 # The same release build as `make build` (another set of flags would rebuild everything).
 make -s build >/dev/null
 taipan="$(make -s bin-path)/taipan"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$venv/bin/python" scripts/check_peft.py "$taipan" "$work"
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$python" scripts/check_peft.py "$taipan" "$work"

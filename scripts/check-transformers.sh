@@ -2,15 +2,11 @@
 # check-transformers.sh — checks that Taipan's Mamba model directories load in Hugging Face
 # `transformers` and back, with the same logits, hidden states, loss, gradients and greedy
 # continuation (scripts/check_transformers.py does the comparing). Sets up its own virtual
-# environment (scripts/.venv-transformers: torch, transformers, safetensors from PyPI) on the
+# environment (scripts/.venv-transformers, see transformers-venv.sh) on the
 # first run. Exits non-zero when any configuration disagrees.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=scripts/.venv-transformers
-if ! "$venv/bin/python" -c 'import torch, transformers, safetensors' 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet torch transformers safetensors
-fi
+python=$(scripts/transformers-venv.sh)
 # The same release build as `make build` (another set of flags would rebuild everything).
 make -s build >/dev/null
 taipan="$(make -s bin-path)/taipan"
@@ -18,5 +14,5 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # One thread each side keeps the numbers reproducible and the run polite on a shared machine.
-OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$venv/bin/python" scripts/check_transformers.py \
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$python" scripts/check_transformers.py \
     "$taipan" Tests/Fixtures/mamba-tiny/model/config.json "$work"

@@ -4,9 +4,5 @@
 # (scripts/make_lora_fixtures.py). Uses the virtual environment of check-transformers.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=scripts/.venv-transformers
-if ! "$venv/bin/python" -c 'import torch, transformers, safetensors, peft' 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet torch transformers safetensors peft
-fi
-"$venv/bin/python" scripts/make_lora_fixtures.py Tests/Fixtures/mamba-tiny/model Tests/Fixtures/peft-lora
+python=$(scripts/transformers-venv.sh)
+"$python" scripts/make_lora_fixtures.py Tests/Fixtures/mamba-tiny/model Tests/Fixtures/peft-lora

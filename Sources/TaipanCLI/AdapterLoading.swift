@@ -27,12 +27,17 @@ extension ModelCommand {
         @Option(help: "The directory to write config.json and model.safetensors into (must not hold a model).") var out: String
 
         func run() throws {
-            if FileManager.default.fileExists(atPath: (out as NSString).appendingPathComponent(singleWeightsFileName)) {
-                throw ValidationError("\(out) already holds a model; choose another --out")
-            }
+            try refuseExistingModel(in: out)
             let merged = try loadModel(model, adapter: adapter)
             try merged.save(directory: out)
             print("\(out): \(model) with the adapter \(adapter) merged in (\(merged.parameterCount.formatted()) parameters)")
         }
+    }
+}
+
+/// Refuses an output directory that already holds a model, so that nothing is overwritten.
+func refuseExistingModel(in directory: String) throws {
+    if FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(singleWeightsFileName)) {
+        throw ValidationError("\(directory) already holds a model; choose another --out")
     }
 }

@@ -42,10 +42,7 @@ struct ModelCommand: ParsableCommand {
 
         func run() throws {
             let configuration = try MambaConfig.read(contentsOf: config)
-            let target = (out as NSString).appendingPathComponent(singleWeightsFileName)
-            if FileManager.default.fileExists(atPath: target) {
-                throw ValidationError("\(out) already holds a model; choose another --out")
-            }
+            try refuseExistingModel(in: out)
             var generator = SeededGenerator(seed: seed)
             let model = MambaLM(config: configuration, generator: &generator)
             try model.save(directory: out)

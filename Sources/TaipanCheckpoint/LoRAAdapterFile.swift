@@ -147,13 +147,7 @@ extension MambaLM {
                 let hint = stored.contains("lora_embedding") ? " (LoRA on the embedding is not supported)" : ""
                 throw CheckpointError.invalidTensor(path: path, tensor: stored, message: "is not an adapter or saved module of this model\(hint)")
             }
-            let info = try file.info(stored)
-            guard info.shape == tensor.shape else {
-                throw CheckpointError.invalidTensor(
-                    path: path, tensor: stored,
-                    message: "has shape \(describeShape(info.shape)) but the model and adapter_config.json need \(describeShape(tensor.shape))")
-            }
-            try file.readFloats(stored, into: UnsafeMutableBufferPointer(start: tensor.pointer, count: tensor.count))
+            try file.read(stored, into: tensor, path: path, shapeFrom: "the model and adapter_config.json")
             loaded.insert(stored)
         }
         if let missing = expected.keys.sorted().first(where: { !loaded.contains($0) }) {

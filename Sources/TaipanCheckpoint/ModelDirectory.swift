@@ -37,13 +37,7 @@ extension MambaLM {
             guard loaded.insert(name).inserted else {
                 throw CheckpointError.invalidTensor(path: path, tensor: stored, message: "is stored twice (under Hugging Face and mamba_ssm names)")
             }
-            let info = try source.info(stored)
-            guard info.shape == tensor.shape else {
-                throw CheckpointError.invalidTensor(
-                    path: path, tensor: stored,
-                    message: "has shape \(describeShape(info.shape)) but the model's config.json needs \(describeShape(tensor.shape))")
-            }
-            try source.readFloats(stored, into: UnsafeMutableBufferPointer(start: tensor.pointer, count: tensor.count))
+            try source.read(stored, into: tensor, path: path, shapeFrom: "the model's config.json")
         }
         if let missing = namedParameters.first(where: { !loaded.contains($0.name) }) {
             throw CheckpointError.missingTensor(path: path, tensor: missing.name)
@@ -64,5 +58,19 @@ extension MambaLM {
             writer.add(name, shape: tensor.shape, floats: UnsafeBufferPointer(start: tensor.pointer, count: tensor.count))
         }
         try writer.write(to: (directory as NSString).appendingPathComponent(singleWeightsFileName))
+    }
+}
+
+extension SafeTensorsSource {
+    /// Reads the tensor `stored` into `tensor`, which must have its shape; a mismatch is an
+    /// error naming the tensor, `path`, and what set the expected shape (`shapeFrom`).
+    func read(_ stored: String, into tensor: Tensor, path: String, shapeFrom: String) throws(CheckpointError) {
+        let info = try info(stored)
+        guard info.shape == tensor.shape else {
+            throw CheckpointError.invalidTensor(
+                path: path, tensor: stored,
+                message: "has shape \(describeShape(info.shape)) but \(shapeFrom) needs \(describeShape(tensor.shape))")
+        }
+        try readFloats(stored, into: UnsafeMutableBufferPointer(start: tensor.pointer, count: tensor.count))
     }
 }

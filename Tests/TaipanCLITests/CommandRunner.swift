@@ -22,8 +22,13 @@ let taipanExecutable: String = {
 
 /// Runs `taipan arguments…` and waits for it.
 func runTaipan(_ arguments: [String]) throws -> CommandResult {
+    try run(taipanExecutable, arguments)
+}
+
+/// Runs `executable arguments…` and waits for it.
+func run(_ executable: String, _ arguments: [String]) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: taipanExecutable)
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     let output = Pipe(), error = Pipe()
     process.standardOutput = output
@@ -60,19 +65,7 @@ let mpirunArguments = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
 
 /// Runs `mpirun -np ranks taipan arguments…` and waits for it.
 func runMPI(ranks: Int, _ arguments: [String]) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = mpirunArguments + ["-np", String(ranks), taipanExecutable] + arguments
-    let output = Pipe(), error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    try process.run()
-    let outputData = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = error.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandResult(
-        status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-        error: String(decoding: errorData, as: UTF8.self))
+    try run("/usr/bin/env", mpirunArguments + ["-np", String(ranks), taipanExecutable] + arguments)
 }
 
 /// Starts `mpirun -np ranks taipan arguments…` with its output and errors going to `log`.
