@@ -1,8 +1,9 @@
 // TrainCheckpoint.swift — a training checkpoint: a Hugging Face model directory
 // (`config.json`, `model.safetensors`) plus `optimizer.safetensors` (AdamW's moments as
-// `exp_avg.NAME` / `exp_avg_sq.NAME`, its update count in the metadata) and `state.json`,
-// whose checksums cover the other three. Written through `CheckpointStore`, so it only
-// counts once complete.
+// `exp_avg.NAME` / `exp_avg_sq.NAME`, its update count in the metadata), the run's
+// `tokenizer.json` when it has one (as Hugging Face model directories carry theirs, so that
+// `taipan generate` needs no --tokenizer), and `state.json`, whose checksums cover the other
+// files. Written through `CheckpointStore`, so it only counts once complete.
 
 import Foundation
 import TaipanCheckpoint
@@ -12,13 +13,20 @@ import TaipanOptim
 
 enum TrainCheckpoint {
     static let optimizerFileName = "optimizer.safetensors"
+    static let tokenizerFileName = "tokenizer.json"
     static let checksummedFiles = [configFileName, singleWeightsFileName, optimizerFileName]
 
-    /// Saves `model`, `optimizer` and `state` as the checkpoint of `state.step`.
+    /// Saves `model`, `optimizer`, `state` and the run's `tokenizerJSON` (when it has one) as
+    /// the checkpoint of `state.step`.
     @discardableResult
-    static func save(store: CheckpointStore, model: MambaLM, optimizer: AdamW, state: TrainState) throws -> String {
+    static func save(store: CheckpointStore, model: MambaLM, optimizer: AdamW, state: TrainState, tokenizerJSON: Data? = nil) throws -> String {
         try store.save(step: state.step) { directory in
             try model.save(directory: directory)
+            if let tokenizerJSON {
+                try writeAtomically(path: (directory as NSString).appendingPathComponent(tokenizerFileName)) { file throws(CheckpointError) in
+                    try file.write(String(decoding: tokenizerJSON, as: UTF8.self))
+                }
+            }
             var writer = SafeTensorsWriter(metadata: ["format": "taipan-adamw", "update_count": String(optimizer.stepCount)])
             for slot in optimizer.slots {
                 let count = slot.parameter.count
@@ -27,7 +35,7 @@ enum TrainCheckpoint {
             }
             try writer.write(to: (directory as NSString).appendingPathComponent(optimizerFileName))
             var state = state
-            for file in checksummedFiles {
+            for file in checksummedFiles + (tokenizerJSON == nil ? [] : [tokenizerFileName]) {
                 state.checksums[file] = try fileSHA256(path: (directory as NSString).appendingPathComponent(file))
             }
             let encoder = JSONEncoder()
@@ -44,7 +52,7 @@ enum TrainCheckpoint {
     /// file against the checksums in its `state.json`; returns the state.
     static func restore(directory: String, model: MambaLM, optimizer: AdamW) throws -> TrainState {
         let state = try TrainState.read(from: (directory as NSString).appendingPathComponent(TrainState.fileName))
-        for file in checksummedFiles {
+        for file in checksummedFiles + (state.checksums[tokenizerFileName] == nil ? [] : [tokenizerFileName]) {
             let path = (directory as NSString).appendingPathComponent(file)
             guard let expected = state.checksums[file] else { throw TrainError.run("\(directory)/state.json: no checksum for \(file)") }
             guard try fileSHA256(path: path) == expected else {
