@@ -47,7 +47,7 @@ struct GenerateCommand: ParsableCommand {
         } else if let prompt, let textTokenizer {
             promptIds = textTokenizer.encode(prompt)
         } else {
-            throw ValidationError("--prompt needs --tokenizer: \(model) holds no \(Self.tokenizerFileName)")
+            throw InputError(description: "--prompt needs --tokenizer: \(model) holds no \(Self.tokenizerFileName)")
         }
         if let bad = promptIds.first(where: { $0 < 0 || Int($0) >= network.config.vocabSize }) {
             throw ValidationError("prompt id \(bad) is outside the model's vocabulary 0..<\(network.config.vocabSize)")
