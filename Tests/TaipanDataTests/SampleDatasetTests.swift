@@ -91,4 +91,36 @@ import Testing
         // Longer examples are left out.
         #expect(SampleDataset.functionExamples(python: Self.source, source: "Py", largest: 60).count == 1)
     }
+
+    /// The sample's Python files give the fine-tuning set, every tenth example held out.
+    @Test func theSampleWritesItsFineTuningSet() throws {
+        let directory = try makeTemporaryDirectory()
+        try makeDirectory(directory + "/py")
+        try makeDirectory(directory + "/text")
+        var python = ""
+        for index in 0..<11 { python += "def f\(index)():\n    \"\"\"Return \(index).\"\"\"\n    return \(index)\n\n" }
+        try writeFile(directory + "/py/m.py", Array(python.utf8))
+        try writeFile(directory + "/text/t", Array("def g():\n    \"\"\"Not Python.\"\"\"\n    pass\n".utf8))
+        let sources = [
+            SampleSource(name: "Py", roots: [directory + "/py"], suffixes: [".py"], byteLimit: 1000, debianPackage: "python3"),
+            SampleSource(name: "Text", roots: [directory + "/text"], suffixes: [""], byteLimit: 1000, debianPackage: "base-files"),
+        ]
+        let summary = try SampleDataset.build(directory: directory + "/sample", sources: sources, minimumBytes: 10, minimumSources: 2)
+        #expect(summary.examples == ["train": 10, "val": 1])
+        let options = RecordOptions(format: .promptCompletion), decoder = RecordDecoder(options: options)
+        var examples: [String: [Example]] = [:]
+        for split in ["train", "val"] {
+            let reader = try ShardReader(path: directory + "/sample/finetune-\(split).jsonl.zst", options: options)
+            var record: [UInt8] = []
+            while try reader.nextRecord(appendingTo: &record) != nil {
+                if case .example(let example) = record.withUnsafeBufferPointer({ decoder.decode($0, format: .jsonLines, plainTextSource: "") }) {
+                    examples[split, default: []].append(example)
+                }
+                record.removeAll()
+            }
+        }
+        #expect(examples["val"] == [Example(prompt: "def f9():\n    \"\"\"Return 9.\"\"\"\n", completion: "    return 9\n", source: "Py")])
+        #expect(examples["train"]?.map(\.completion) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10].map { "    return \($0)\n" })
+    }
 }
+
