@@ -45,7 +45,10 @@ struct BenchTrain: ParsableCommand {
             let r = try Benchmarks.train(config: config, steps: steps, warmup: warmup, communicator: communicator)
             guard communicator.isRoot else { return }
             let ranks = r.ranks > 1 ? "\(r.ranks) ranks × " : ""
-            print("\(options.config): \(r.parameters.formatted()) parameters, \(r.tokensPerStep) tokens a step, \(ranks)\(Threads.count) threads, median of \(steps) steps")
+            let lora = config.lora.isEnabled ? ", LoRA rank \(config.lora.rank) (\(r.trainableParameters.formatted()) train)" : ""
+            print("\(options.config): \(r.parameters.formatted()) parameters\(lora), \(r.tokensPerStep) tokens a step, \(ranks)\(Threads.count) threads, median of \(steps) steps")
+            print(String(format: "  optimizer state %.1f MiB (AdamW moments of %@ trainable parameters)",
+                         Double(r.optimizerStateBytes) / 1048576, r.trainableParameters.formatted()))
             print(String(format: "  step %.1f ms | %.0f tokens/s | %.2f MFLOP/token | %.1f GFLOP/s | MFU %.1f%% of sgemm %.1f GFLOP/s | peak RSS %.0f MiB",
                          r.medianStepSeconds * 1e3, r.tokensPerSecond, r.flopsPerToken / 1e6, r.achievedFlops / 1e9,
                          r.utilisation * 100, r.matmulPeak / 1e9, Double(r.peakResidentBytes) / 1048576))
@@ -53,9 +56,9 @@ struct BenchTrain: ParsableCommand {
                 print(String(format: "  gradient allreduce %.1f ms a step (%.1f%% of the step)",
                              r.medianExchangeSeconds * 1e3, 100 * r.medianExchangeSeconds / r.medianStepSeconds))
             }
-            print(String(format: "RESULT tokens_per_second=%.1f step_ms=%.2f mfu=%.4f sgemm_gflops=%.2f peak_rss_mib=%.1f ranks=%d allreduce_ms=%.2f",
+            print(String(format: "RESULT tokens_per_second=%.1f step_ms=%.2f mfu=%.4f sgemm_gflops=%.2f peak_rss_mib=%.1f ranks=%d allreduce_ms=%.2f trainable=%d optimizer_mib=%.1f",
                          r.tokensPerSecond, r.medianStepSeconds * 1e3, r.utilisation, r.matmulPeak / 1e9, Double(r.peakResidentBytes) / 1048576,
-                         r.ranks, r.medianExchangeSeconds * 1e3))
+                         r.ranks, r.medianExchangeSeconds * 1e3, r.trainableParameters, Double(r.optimizerStateBytes) / 1048576))
         }
     }
 }

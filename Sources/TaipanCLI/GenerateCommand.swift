@@ -29,6 +29,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Comma-separated ids that end generation (default: the model's eos_token_id, if any).") var stop: String?
     @Option(help: "How decoding stores the weight matrices: float32 (exact), bfloat16 (half the bytes a token, about twice as fast; logits differ at ~1e-3) or int8 (a quarter of the bytes, a scale per row; logits differ at ~1e-2).")
     var weights: DecodingWeights = .float32
+    @Option(help: "A PEFT LoRA adapter directory to apply (merged into the weights).") var adapter: String?
 
     func validate() throws {
         guard (ids == nil) != (prompt == nil) else { throw ValidationError("give exactly one of --ids and --prompt") }
@@ -39,7 +40,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let network = try MambaLM.load(directory: model)
+        let network = try loadModel(model, adapter: adapter)
         let textTokenizer = try loadTokenizer()
         let promptIds: [Int32]
         if let ids {

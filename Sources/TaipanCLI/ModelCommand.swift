@@ -1,5 +1,6 @@
-// ModelCommand.swift — `taipan model info|init|forward`: inspect, create and run model
-// directories (Hugging Face layout: config.json + model.safetensors).
+// ModelCommand.swift — `taipan model info|init|forward|convert`: inspect, create, run and convert
+// model directories (Hugging Face layout: config.json + model.safetensors; the original
+// mamba_ssm releases' config.json + pytorch_model.bin are read too).
 
 import ArgumentParser
 import Foundation
@@ -10,12 +11,12 @@ import TaipanTensor
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model", abstract: "Inspect, create and run model directories.",
-        subcommands: [Info.self, Initialize.self, Forward.self])
+        subcommands: [Info.self, Initialize.self, Forward.self, Convert.self, Merge.self])
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a model's config, parameter count and tensors.")
 
-        @Argument(help: "A model directory (config.json + model.safetensors).") var directory: String
+        @Argument(help: "A model directory (config.json + model.safetensors or pytorch_model.bin).") var directory: String
 
         func run() throws {
             let model = try MambaLM.load(directory: directory)
@@ -60,10 +61,28 @@ struct ModelCommand: ParsableCommand {
         @Option(help: "A safetensors file with an int64 input_ids (B, L) tensor.") var input: String
         @Option(help: "The safetensors file to write.") var output: String
         @Flag(help: "Also write grad.NAME = d loss / d parameter for every parameter.") var grads = false
+        @Option(help: "A PEFT LoRA adapter directory to apply (merged into the weights).") var adapter: String?
 
         func run() throws {
-            let network = try MambaLM.load(directory: model)
+            let network = try loadModel(model, adapter: adapter)
             try network.writeForwardPass(inputPath: input, outputPath: output, gradients: grads)
+        }
+    }
+
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write any model directory Taipan reads (e.g. config.json + pytorch_model.bin of a mamba_ssm release) as a Hugging Face directory (config.json + model.safetensors, float32).")
+
+        @Argument(help: "The model directory to read.") var input: String
+        @Argument(help: "The directory to write config.json and model.safetensors into (must not hold a model).") var output: String
+
+        func run() throws {
+            for name in [configFileName, singleWeightsFileName] where FileManager.default.fileExists(atPath: (output as NSString).appendingPathComponent(name)) {
+                throw ValidationError("\(output) already holds \(name); choose another output directory")
+            }
+            let model = try MambaLM.load(directory: input)
+            try model.save(directory: output)
+            print("\(output): \(model.parameterCount.formatted()) parameters from \(input)")
         }
     }
 }

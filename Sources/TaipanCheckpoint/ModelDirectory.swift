@@ -1,7 +1,7 @@
 // ModelDirectory.swift — a Mamba model as a Hugging Face model directory: `config.json` plus
-// `model.safetensors` (or a sharded index). Loads Hugging Face `MambaForCausalLM` directories
-// and `mamba_ssm` ones (`backbone.embedding.*`); saves what `transformers` loads with no
-// missing or unexpected weights.
+// `model.safetensors` (or a sharded index, or a `pytorch_model.bin`). Loads Hugging Face
+// `MambaForCausalLM` directories and `mamba_ssm` ones (`backbone.embedding.*`); saves what
+// `transformers` loads with no missing or unexpected weights.
 
 import Foundation
 import TaipanNN

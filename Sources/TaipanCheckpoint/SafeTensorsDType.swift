@@ -18,6 +18,40 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable {
         case .F64, .I64, .U64: return 8
         }
     }
+
+    /// Reads `destination.count` little-endian elements of this type from `source`,
+    /// `elementStride` elements apart, unaligned, and writes them widened to Float32; returns
+    /// false, writing nothing, when this is not a float type (F32, F16, BF16 or F64).
+    func widen(
+        from source: UnsafeRawPointer, elementStride: Int, into destination: UnsafeMutableBufferPointer<Float>
+    ) -> Bool {
+        let step = byteSize * elementStride
+        switch self {
+        case .F32:
+            for index in 0..<destination.count {
+                let bits = UInt32(littleEndian: source.loadUnaligned(fromByteOffset: step * index, as: UInt32.self))
+                destination[index] = Float(bitPattern: bits)
+            }
+        case .F16:
+            for index in 0..<destination.count {
+                let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: step * index, as: UInt16.self))
+                destination[index] = floatFromHalfBits(bits)
+            }
+        case .BF16:
+            for index in 0..<destination.count {
+                let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: step * index, as: UInt16.self))
+                destination[index] = floatFromBFloat16Bits(bits)
+            }
+        case .F64:
+            for index in 0..<destination.count {
+                let bits = UInt64(littleEndian: source.loadUnaligned(fromByteOffset: step * index, as: UInt64.self))
+                destination[index] = Float(Double(bitPattern: bits))
+            }
+        default:
+            return false
+        }
+        return true
+    }
 }
 
 /// The Float32 equal to the IEEE 754 binary16 value with bit pattern `bits`.

@@ -6,19 +6,14 @@
 //
 // The header is validated in full when the file is opened, so every later read is in bounds.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Where one tensor lives in a safetensors file and what it holds.
 public struct SafeTensorsInfo: Equatable, Sendable {
     /// The element type as stored.
     public let dtype: SafeTensorsDType
     /// The shape, outermost dimension first; `[]` for a scalar.
     public let shape: [Int]
-    /// The byte range within the data section.
+    /// The byte range within the data section (for a `pytorch_model.bin` tensor, within its
+    /// storage, from its first element to its last).
     public let byteRange: Range<Int>
 
     /// The number of elements, the product of `shape`.
@@ -69,10 +64,8 @@ public final class SafeTensorsFile: SafeTensorsSource, @unchecked Sendable {
     public let metadata: [String: String]
 
     private let entries: [String: SafeTensorsInfo]
-    // The mapping is read-only and never changes after init, which is what makes sharing
-    // instances across threads safe.
-    private let mapping: UnsafeMutableRawPointer
-    private let mappingLength: Int
+    // Keeps alive the mapping that `dataSection` points into.
+    private let file: MappedFile
     private let dataSection: UnsafeRawPointer
 
     /// The largest header accepted, as in the reference implementation (100 MB).
@@ -80,57 +73,30 @@ public final class SafeTensorsFile: SafeTensorsSource, @unchecked Sendable {
 
     /// Opens and validates the safetensors file at `path`.
     public init(path: String) throws(CheckpointError) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw CheckpointError.io(path: path, message: "cannot open: \(systemErrorMessage())")
-        }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else {
-            throw CheckpointError.io(path: path, message: "cannot stat: \(systemErrorMessage())")
-        }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            throw CheckpointError.io(path: path, message: "not a regular file")
-        }
-        let fileSize = Int(status.st_size)
-        guard fileSize >= 8 else {
+        let file = try MappedFile(path: path)
+        let fileSize = file.bytes.count
+        guard let headerLength = file.bytes.littleEndian(UInt64.self, at: 0), let start = file.bytes.baseAddress else {
             throw CheckpointError.invalidHeader(
                 path: path, message: "the file is \(fileSize) bytes, too short for the 8-byte header length")
         }
-        guard let mapping = mmap(nil, fileSize, PROT_READ, MAP_PRIVATE, descriptor, 0), mapping != MAP_FAILED
-        else {
-            throw CheckpointError.io(path: path, message: "cannot map: \(systemErrorMessage())")
+        guard headerLength <= UInt64(fileSize - 8) else {
+            throw CheckpointError.invalidHeader(
+                path: path, message: "header length \(headerLength) runs past the end of the \(fileSize)-byte file")
         }
-        let parsed: (entries: [String: SafeTensorsInfo], metadata: [String: String], headerLength: Int)
-        do throws(CheckpointError) {
-            let headerLength = UInt64(littleEndian: mapping.loadUnaligned(as: UInt64.self))
-            guard headerLength <= UInt64(fileSize - 8) else {
-                throw CheckpointError.invalidHeader(
-                    path: path,
-                    message: "header length \(headerLength) runs past the end of the \(fileSize)-byte file")
-            }
-            guard headerLength <= UInt64(Self.maximumHeaderLength) else {
-                throw CheckpointError.invalidHeader(
-                    path: path, message: "header length \(headerLength) exceeds \(Self.maximumHeaderLength)")
-            }
-            let header = UnsafeRawBufferPointer(start: mapping + 8, count: Int(headerLength))
-            let dataLength = fileSize - 8 - Int(headerLength)
-            let (entries, metadata) = try Self.parseHeader(header, dataLength: dataLength, path: path)
-            parsed = (entries, metadata, Int(headerLength))
-        } catch {
-            munmap(mapping, fileSize)
-            throw error
+        guard headerLength <= UInt64(Self.maximumHeaderLength) else {
+            throw CheckpointError.invalidHeader(
+                path: path, message: "header length \(headerLength) exceeds \(Self.maximumHeaderLength)")
         }
+        let header = UnsafeRawBufferPointer(start: start + 8, count: Int(headerLength))
+        let dataLength = fileSize - 8 - Int(headerLength)
+        let (entries, metadata) = try Self.parseHeader(header, dataLength: dataLength, path: path)
         self.path = path
-        self.entries = parsed.entries
-        self.metadata = parsed.metadata
-        self.names = parsed.entries.keys.sorted()
-        self.mapping = mapping
-        self.mappingLength = fileSize
-        self.dataSection = UnsafeRawPointer(mapping + 8 + parsed.headerLength)
+        self.entries = entries
+        self.metadata = metadata
+        self.names = entries.keys.sorted()
+        self.file = file
+        self.dataSection = start + 8 + Int(headerLength)
     }
-
-    deinit { munmap(mapping, mappingLength) }
 
     /// Whether a tensor named `name` exists.
     public func contains(_ name: String) -> Bool { entries[name] != nil }
@@ -152,30 +118,8 @@ public final class SafeTensorsFile: SafeTensorsSource, @unchecked Sendable {
                 path: path, tensor: name,
                 message: "has \(info.elementCount) elements, the destination holds \(destination.count)")
         }
-        let source = dataSection + info.byteRange.lowerBound
-        // Elements are read unaligned: the format does not promise the data section is aligned.
-        switch info.dtype {
-        case .F32:
-            for index in 0..<destination.count {
-                let bits = UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self))
-                destination[index] = Float(bitPattern: bits)
-            }
-        case .F16:
-            for index in 0..<destination.count {
-                let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
-                destination[index] = floatFromHalfBits(bits)
-            }
-        case .BF16:
-            for index in 0..<destination.count {
-                let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
-                destination[index] = floatFromBFloat16Bits(bits)
-            }
-        case .F64:
-            for index in 0..<destination.count {
-                let bits = UInt64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self))
-                destination[index] = Float(Double(bitPattern: bits))
-            }
-        default:
+        // The format does not promise an aligned data section: widen reads unaligned.
+        guard info.dtype.widen(from: dataSection + info.byteRange.lowerBound, elementStride: 1, into: destination) else {
             throw CheckpointError.invalidTensor(
                 path: path, tensor: name, message: "dtype \(info.dtype.rawValue) cannot be read as floats")
         }

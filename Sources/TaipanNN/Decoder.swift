@@ -116,6 +116,8 @@ public final class Decoder {
 
     /// A decoder for `model` with its matrices stored as `weights`.
     public init(model: MambaLM, weights: DecodingWeights = .float32) {
+        // Decoding reads the layers' weights directly; callers merge LoRA adapters first.
+        precondition(model.adapters.isEmpty, "Decoder: merge the model's LoRA adapters (mergeAdapters or mergedCopy) before decoding")
         self.model = model
         self.weights = weights
         let config = model.config

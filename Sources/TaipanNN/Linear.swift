@@ -6,6 +6,9 @@ import TaipanTensor
 public final class Linear: Module {
     public let weight: Tensor
     public let bias: Tensor?
+    /// A LoRA update added to the output (LoRA.swift); its parameters are not among this
+    /// layer's `namedParameters`, which stay the base model's.
+    public var adapter: LowRankAdapter?
 
     /// A layer with PyTorch's default initialisation: weight and bias uniform in ±1/√inputSize.
     public init(inputSize: Int, outputSize: Int, bias: Bool, generator: inout SeededGenerator) {
@@ -29,8 +32,9 @@ public final class Linear: Module {
 
     /// x (…, inputSize) → (…, outputSize).
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let product = matmul(x, weight, transposeB: true)
-        guard let bias else { return product }
-        return product + bias
+        var output = matmul(x, weight, transposeB: true)
+        if let bias { output = output + bias }
+        if let adapter { output = output + adapter(x) }
+        return output
     }
 }

@@ -80,7 +80,9 @@ public final class MambaMixer: Module {
         let beforeConvolution = projected.slice(2, 0..<inner)  // (B, L, E)
         let x = convolution(beforeConvolution).silu()  // (B, L, E)
         let parameters = xProjection(x)  // (B, L, R + 2N): Δ input, B, C
-        let delta = matmul(parameters.slice(2, 0..<rank), timeStepProjection.weight, transposeB: true)  // (B, L, E), bias in the scan
+        let timeStepInput = parameters.slice(2, 0..<rank)  // (B, L, R)
+        var delta = matmul(timeStepInput, timeStepProjection.weight, transposeB: true)  // (B, L, E), bias in the scan
+        if let adapter = timeStepProjection.adapter { delta = delta + adapter(timeStepInput) }
         let a = -aLog.exp()  // (E, N)
         var state: MixerState? = nil
         if captureState {

@@ -11,6 +11,10 @@ import TaipanTensor
 /// Results of `taipan bench train`.
 public struct TrainBenchmarkReport: Sendable {
     public var parameters: Int
+    /// Parameters that train (all of them, or with LoRA the adapters and saved modules).
+    public var trainableParameters: Int
+    /// Bytes of AdamW's two moments, for the trainable parameters only.
+    public var optimizerStateBytes: Int
     public var tokensPerStep: Int
     public var medianStepSeconds: Double
     /// The median seconds of a step spent summing gradients over the ranks (0 in a job of one).
@@ -90,19 +94,28 @@ public enum Benchmarks {
         var generator = SeededGenerator(seed: UInt64(config.training.seed))
         let model = MambaLM(config: architecture, generator: &generator)
         model.scanCheckpointInterval = config.model.scanCheckpointInterval
+        // With [lora], a fine-tune's shape: adapters train on a frozen model, which then holds
+        // no gradients and no optimizer moments.
+        var trainable = model.namedParameters
+        if config.lora.isEnabled {
+            model.attachAdapters(config.lora.settings, generator: &generator)
+            let saved = Set(model.parameters(ofModules: config.lora.modulesToSave).map(\.name))
+            for (name, parameter) in model.namedParameters { parameter.requiresGrad = saved.contains(name) }
+            trainable = model.namedParameters.filter { saved.contains($0.name) } + model.adapterParameters
+        }
         let o = config.optimizer
         let optimizer = AdamW(
-            parameters: model.namedParameters,
+            parameters: trainable,
             hyperparameters: .init(beta1: Float(o.beta1), beta2: Float(o.beta2), epsilon: Float(o.epsilon), weightDecay: Float(o.weightDecay)),
             noDecay: o.noDecay.map(NamePattern.init))
-        try GradientExchange.broadcastFromRoot(model.parameters, communicator: communicator)
+        try GradientExchange.broadcastFromRoot(model.parameters + model.adapterParameters.map(\.tensor), communicator: communicator)
         let batchSize = config.training.batchSize
         guard communicator.size <= batchSize else {
             throw TrainError.config("train.batch_size: \(batchSize) sequences cannot be shared by \(communicator.size) ranks")
         }
         let rows = (communicator.rank + 1) * batchSize / communicator.size - communicator.rank * batchSize / communicator.size
         let step = TrainingStep(
-            model: model, optimizer: optimizer, trainable: model.parameters, batchSize: batchSize, rows: rows,
+            model: model, optimizer: optimizer, trainable: trainable.map(\.tensor), batchSize: batchSize, rows: rows,
             length: config.data.sequenceLength, accumulation: config.training.gradientAccumulation, gradientClip: o.gradientClip,
             communicator: communicator)
         let windowTokens = rows * (step.length + 1)
@@ -123,7 +136,9 @@ public enum Benchmarks {
             }
         }
         return TrainBenchmarkReport(
-            parameters: model.parameterCount, tokensPerStep: step.targetsPerStep, medianStepSeconds: median(times),
+            parameters: model.parameterCount, trainableParameters: trainable.map(\.tensor.count).reduce(0, +),
+            optimizerStateBytes: optimizer.slots.map { 2 * $0.parameter.count * MemoryLayout<Float>.stride }.reduce(0, +),
+            tokensPerStep: step.targetsPerStep, medianStepSeconds: median(times),
             medianExchangeSeconds: median(exchangeTimes), ranks: communicator.size,
             flopsPerToken: TrainingStep.flopsPerToken(architecture), matmulPeak: matmulPeak(), peakResidentBytes: peakResidentBytes())
     }

@@ -275,6 +275,7 @@ public enum ConfigSchema {
         ConfigSection(name: "eval", doc: "validation loss and text samples during the run"),
         ConfigSection(name: "checkpoint", doc: "how often checkpoints are written and which are kept"),
         ConfigSection(name: "log", doc: "the progress line, metrics.jsonl and TensorBoard"),
+        ConfigSection(name: "lora", doc: "LoRA fine-tuning: low-rank adapters on a frozen model.init_from, saved in PEFT's format"),
     ]
 
     /// Every field, section by section.
@@ -350,7 +351,7 @@ public enum ConfigSchema {
         .float("schedule", "decay_fraction", \.schedule.decayFraction, "wsd: the share of steps spent decaying at the end"),
 
         .string("train", "run_dir", \.training.runDirectory, "the run directory: checkpoints, metrics, logs, prepared data"),
-        .integer("train", "batch_size", \.training.batchSize, "B: sequences per micro-batch"),
+        .integer("train", "batch_size", \.training.batchSize, "B: sequences per micro-batch, all ranks together"),
         .integer("train", "gradient_accumulation", \.training.gradientAccumulation,
                  "micro-batches per optimizer step (a step sees B × this sequences)"),
         .integer("train", "max_steps", \.training.maxSteps, "optimizer steps to train for"),
@@ -380,6 +381,15 @@ public enum ConfigSchema {
 
         .integer("log", "interval", \.logging.interval, "steps between progress lines and metrics records"),
         .boolean("log", "tensorboard", \.logging.tensorboard, "also write TensorBoard event files under RUN/tensorboard"),
+
+        .integer("lora", "rank", \.lora.rank, "r: the rank of every adapter; 0 = no LoRA (train the weights themselves)"),
+        .float("lora", "alpha", \.lora.alpha, "α: adapters' updates are scaled by alpha / rank (alpha / sqrt(rank) with use_rslora)"),
+        .float("lora", "dropout", \.lora.dropout, "dropout on the adapters' inputs while training"),
+        .strings("lora", "target_modules", \.lora.targetModules,
+                 "module names (or their last parts) that get adapters: in_proj, x_proj (applied by PEFT + transformers), dt_proj, out_proj"),
+        .strings("lora", "modules_to_save", \.lora.modulesToSave,
+                 "module names trained in full and saved with the adapter (e.g. norm_f)"),
+        .boolean("lora", "use_rslora", \.lora.useRSLoRA, "scale by alpha / sqrt(rank) (rank-stabilised LoRA)"),
     ]
 
     /// The field called `section.key`, if there is one.

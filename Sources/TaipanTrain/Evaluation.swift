@@ -26,6 +26,7 @@ public enum Evaluation {
     static func validationLoss(model: MambaLM, batcher: Batcher, batches: Int) throws -> (loss: Double, targets: Int) {
         let (batchSize, length) = (batcher.rows.count, batcher.sequenceLength)
         let count = min(batches, batcher.batchesPerEpoch)
+        model.setAdapterMode(training: false)
         var total = 0.0, targetCount = 0
         try withoutGradients { () throws -> Void in
             for index in 0..<count {
@@ -71,7 +72,10 @@ public enum Evaluation {
         guard !data.validation.isEmpty else {
             throw TrainError.config("data.validation: the run has no validation data (set data.validation or data.validation_fraction)")
         }
-        let model = try MambaLM.load(directory: modelDirectory)
+        // A LoRA checkpoint holds the adapter; its base is the run's model.init_from.
+        let isAdapter = FileManager.default.fileExists(atPath: (modelDirectory as NSString).appendingPathComponent(adapterConfigFileName))
+        let model = try MambaLM.load(directory: isAdapter ? config.model.initFrom : modelDirectory)
+        if isAdapter { try model.loadAdapter(directory: modelDirectory) }
         guard model.config.vocabSize >= data.vocabularySize else {
             throw TrainError.config("backbone.embeddings.weight: the model's vocabulary (\(model.config.vocabSize)) is smaller than the data's tokenizer (\(data.vocabularySize))")
         }

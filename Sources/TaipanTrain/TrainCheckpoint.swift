@@ -3,7 +3,9 @@
 // `exp_avg.NAME` / `exp_avg_sq.NAME`, its update count in the metadata), the run's
 // `tokenizer.json` when it has one (as Hugging Face model directories carry theirs, so that
 // `taipan generate` needs no --tokenizer), and `state.json`, whose checksums cover the other
-// files. Written through `CheckpointStore`, so it only counts once complete.
+// files. A LoRA run's checkpoint holds a PEFT adapter directory (`adapter_config.json`,
+// `adapter_model.safetensors`) instead of the model: the frozen base stays where
+// `model.init_from` points. Written through `CheckpointStore`, so it only counts once complete.
 
 import Foundation
 import TaipanCheckpoint
@@ -14,14 +16,25 @@ import TaipanOptim
 enum TrainCheckpoint {
     static let optimizerFileName = "optimizer.safetensors"
     static let tokenizerFileName = "tokenizer.json"
-    static let checksummedFiles = [configFileName, singleWeightsFileName, optimizerFileName]
 
-    /// Saves `model`, `optimizer`, `state` and the run's `tokenizerJSON` (when it has one) as
-    /// the checkpoint of `state.step`.
+    /// The files `state.json`'s checksums cover: the model's, or a LoRA run's adapter's.
+    static func checksummedFiles(lora: LoRASettings?) -> [String] {
+        (lora == nil ? [configFileName, singleWeightsFileName] : [adapterConfigFileName, adapterWeightsFileName]) + [optimizerFileName]
+    }
+
+    /// Saves `model` (or, with `lora`, its adapter on the base at `baseModel`), `optimizer`,
+    /// `state` and the run's `tokenizerJSON` (when it has one) as the checkpoint of `state.step`.
     @discardableResult
-    static func save(store: CheckpointStore, model: MambaLM, optimizer: AdamW, state: TrainState, tokenizerJSON: Data? = nil) throws -> String {
+    static func save(
+        store: CheckpointStore, model: MambaLM, lora: LoRASettings? = nil, baseModel: String? = nil, optimizer: AdamW, state: TrainState,
+        tokenizerJSON: Data? = nil
+    ) throws -> String {
         try store.save(step: state.step) { directory in
-            try model.save(directory: directory)
+            if let lora {
+                try model.saveAdapter(settings: lora, directory: directory, baseModel: baseModel)
+            } else {
+                try model.save(directory: directory)
+            }
             if let tokenizerJSON {
                 try writeAtomically(path: (directory as NSString).appendingPathComponent(tokenizerFileName)) { file throws(CheckpointError) in
                     try file.write(String(decoding: tokenizerJSON, as: UTF8.self))
@@ -35,7 +48,7 @@ enum TrainCheckpoint {
             }
             try writer.write(to: (directory as NSString).appendingPathComponent(optimizerFileName))
             var state = state
-            for file in checksummedFiles + (tokenizerJSON == nil ? [] : [tokenizerFileName]) {
+            for file in checksummedFiles(lora: lora) + (tokenizerJSON == nil ? [] : [tokenizerFileName]) {
                 state.checksums[file] = try fileSHA256(path: (directory as NSString).appendingPathComponent(file))
             }
             let encoder = JSONEncoder()
@@ -48,19 +61,24 @@ enum TrainCheckpoint {
         }
     }
 
-    /// Loads the checkpoint in `directory` into `model` and `optimizer` after checking every
-    /// file against the checksums in its `state.json`; returns the state.
-    static func restore(directory: String, model: MambaLM, optimizer: AdamW) throws -> TrainState {
+    /// Loads the checkpoint in `directory` into `model` (with `lora`, into its attached
+    /// adapters) and `optimizer` after checking every file against the checksums in its
+    /// `state.json`; returns the state.
+    static func restore(directory: String, model: MambaLM, lora: LoRASettings? = nil, optimizer: AdamW) throws -> TrainState {
         let state = try TrainState.read(from: (directory as NSString).appendingPathComponent(TrainState.fileName))
-        for file in checksummedFiles + (state.checksums[tokenizerFileName] == nil ? [] : [tokenizerFileName]) {
+        for file in checksummedFiles(lora: lora) + (state.checksums[tokenizerFileName] == nil ? [] : [tokenizerFileName]) {
             let path = (directory as NSString).appendingPathComponent(file)
             guard let expected = state.checksums[file] else { throw TrainError.run("\(directory)/state.json: no checksum for \(file)") }
             guard try fileSHA256(path: path) == expected else {
                 throw TrainError.run("\(path): does not match the checksum in state.json (the checkpoint was changed or damaged)")
             }
         }
-        let weightsPath = (directory as NSString).appendingPathComponent(singleWeightsFileName)
-        try model.loadParameters(from: try SafeTensorsFile(path: weightsPath), path: weightsPath)
+        if let lora {
+            try model.loadAdapterTensors(directory: directory, settings: lora)
+        } else {
+            let weightsPath = (directory as NSString).appendingPathComponent(singleWeightsFileName)
+            try model.loadParameters(from: try SafeTensorsFile(path: weightsPath), path: weightsPath)
+        }
         let optimizerPath = (directory as NSString).appendingPathComponent(optimizerFileName)
         let moments = try SafeTensorsFile(path: optimizerPath)
         guard let updates = moments.metadata["update_count"].flatMap({ Int($0) }) else {

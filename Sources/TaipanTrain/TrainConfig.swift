@@ -233,6 +233,37 @@ public struct LogSection: Equatable, Sendable {
     public init() {}
 }
 
+/// `[lora]`: LoRA fine-tuning (Hu et al., 2021) as PEFT does it: the model (`model.init_from`)
+/// stays frozen and low-rank adapters on the target layers train; checkpoints hold the adapter
+/// in PEFT's format.
+public struct LoRASection: Equatable, Sendable {
+    /// r; 0 turns LoRA off.
+    public var rank = 0
+    /// α: updates are scaled by α / r.
+    public var alpha = 16.0
+    /// Dropout on the adapters' inputs while training.
+    public var dropout = 0.0
+    /// Module-name patterns of the layers that get adapters. PEFT 0.21 accepts in_proj, x_proj
+    /// and dt_proj for Mamba (it refuses out_proj and conv1d), but transformers 5.24's Mamba
+    /// multiplies by `dt_proj.weight` directly, so PEFT's model silently leaves a dt_proj
+    /// adapter out: the default is the two it applies.
+    public var targetModules = ["in_proj", "x_proj"]
+    /// Module-name patterns of layers trained in full and saved with the adapter.
+    public var modulesToSave: [String] = []
+    /// Scale by α / √r instead (rank-stabilised LoRA).
+    public var useRSLoRA = false
+
+    public init() {}
+
+    /// Whether the run trains adapters.
+    public var isEnabled: Bool { rank > 0 }
+
+    /// The adapters' settings as TaipanNN and the PEFT files take them.
+    public var settings: LoRASettings {
+        LoRASettings(rank: rank, alpha: alpha, dropout: dropout, targetModules: targetModules, modulesToSave: modulesToSave, useRSLoRA: useRSLoRA)
+    }
+}
+
 /// A training run's configuration: one struct per TOML section.
 public struct TrainConfig: Equatable, Sendable {
     /// `[model]`
@@ -251,6 +282,8 @@ public struct TrainConfig: Equatable, Sendable {
     public var checkpoint = CheckpointSection()
     /// `[log]`
     public var logging = LogSection()
+    /// `[lora]`
+    public var lora = LoRASection()
 
     /// The defaults of every field.
     public init() {}
@@ -509,9 +542,18 @@ public struct TrainConfig: Equatable, Sendable {
             ("checkpoint.keep_last", checkpoint.keepLast, 1),
             ("checkpoint.keep_every", checkpoint.keepEvery, 0),
             ("log.interval", logging.interval, 1),
+            ("lora.rank", lora.rank, 0),
         ]
         for (name, value, minimum) in minimums where value < minimum {
             return (name, "\(name): must be at least \(minimum) (got \(value))")
+        }
+        if lora.isEnabled {
+            if lora.targetModules.isEmpty { return ("lora.target_modules", "lora.target_modules: name at least one layer (in_proj, x_proj, dt_proj)") }
+            if let unsupported = lora.targetModules.first(where: { ["conv1d", "embeddings", "lm_head"].contains(String($0.split(separator: ".").last ?? "")) }) {
+                return ("lora.target_modules", "lora.target_modules: \(ConfigValue.quoted(unsupported)) is not a Linear layer Taipan can adapt (in_proj, x_proj, dt_proj, out_proj)")
+            }
+            if !(lora.alpha > 0) { return ("lora.alpha", "lora.alpha: must be positive (got \(lora.alpha))") }
+            if !(lora.dropout >= 0 && lora.dropout < 1) { return ("lora.dropout", "lora.dropout: must be in [0, 1) (got \(lora.dropout))") }
         }
         if !model.initFrom.isEmpty && !model.configFile.isEmpty {
             return ("model.config", "model.config: cannot be set together with model.init_from, which brings its own architecture")

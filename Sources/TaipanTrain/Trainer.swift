@@ -67,6 +67,8 @@ public final class Trainer {
     public let totalSteps: Int
     /// The ranks of a data-parallel job (a job of one without `mpirun`).
     let communicator: any Communicator
+    /// The adapters' settings in a LoRA run.
+    let lora: LoRASettings?
 
     /// Sets up a run from `config` on this rank of `communicator`'s job. `print` receives the
     /// progress lines (rank 0's only).
@@ -94,15 +96,28 @@ public final class Trainer {
         data = try prepared ?? TrainingData.load(config: config, cacheDirectory: cache, threads: Threads.count, log: print)
 
         generator = SeededGenerator(seed: UInt64(config.training.seed))
-        model = try Self.buildModel(config: config, data: data, resumeFrom: resumeFrom, generator: &generator)
+        // A LoRA run builds on the base model alone: its checkpoints hold the adapter.
+        model = try Self.buildModel(
+            config: config, data: data, resumeFrom: config.lora.isEnabled ? nil : resumeFrom, generator: &generator)
         model.scanCheckpointInterval = config.model.scanCheckpointInterval
-        try GradientExchange.broadcastFromRoot(model.parameters, communicator: communicator)
+        let lora = config.lora.isEnabled ? config.lora.settings : nil
+        if lora != nil && config.model.initFrom.isEmpty {
+            throw TrainError.config("lora.rank: LoRA adapts a trained model; set model.init_from to its checkpoint or model directory")
+        }
+        if let lora { try Self.attachAdapters(lora, to: model, generator: &generator, print: print) }
+        try GradientExchange.broadcastFromRoot(model.parameters + model.adapterParameters.map(\.tensor), communicator: communicator)
         let frozen = config.training.frozen.map(NamePattern.init)
         var trainableNamed: [(name: String, tensor: Tensor)] = []
+        // With LoRA only the adapters and the modules saved in full train: the base gets no
+        // gradient buffers and no optimizer moments.
+        let built = model
+        let savedInFull = Set(lora.map { built.parameters(ofModules: $0.modulesToSave).map(\.name) } ?? [])
         for (name, parameter) in model.namedParameters {
-            parameter.requiresGrad = !frozen.anyMatches(name)
+            parameter.requiresGrad = (lora == nil || savedInFull.contains(name)) && !frozen.anyMatches(name)
             if parameter.requiresGrad { trainableNamed.append((name, parameter)) }
         }
+        trainableNamed += model.adapterParameters
+        self.lora = lora
         guard !trainableNamed.isEmpty else { throw TrainError.config("train.frozen: every parameter is frozen; nothing would train") }
         trainable = trainableNamed.map(\.tensor)
         let o = config.optimizer
@@ -146,7 +161,7 @@ public final class Trainer {
             step: 0, tokensSeen: 0, badStepsInARow: 0, randomState: generator.state, dataPosition: batcher.position,
             learningRate: 0, threads: Threads.count, ranks: communicator.size, config: config.resolvedTOML(), checksums: [:])
         if let resumeFrom {
-            state = try TrainCheckpoint.restore(directory: resumeFrom, model: model, optimizer: optimizer)
+            state = try TrainCheckpoint.restore(directory: resumeFrom, model: model, lora: lora, optimizer: optimizer)
             try Self.checkResumable(saved: state, current: config, directory: resumeFrom)
             try batcher.restore(state.dataPosition)
             generator = try SeededGenerator(state: state.randomState)
@@ -161,6 +176,11 @@ public final class Trainer {
             ? try TrainingLog(runDirectory: runDirectory, config: config, resumedAt: resumeFrom == nil ? nil : state.step, print: print)
             : TrainingLog.silent()
         log.message("model: \(model.parameterCount.formatted()) parameters (\(trainable.count) of \(model.namedParameters.count) tensors train), vocabulary \(model.config.vocabSize), \(model.config.layerCount) layers, hidden \(model.config.hiddenSize)")
+        if let lora {
+            let adapted = model.adapterParameters.map(\.tensor.count).reduce(0, +)
+            let full = trainable.map(\.count).reduce(0, +) - adapted
+            log.message("LoRA: rank \(lora.rank), alpha \(lora.alpha), \(model.adapters.count) adapters (\(adapted.formatted()) parameters) on \(lora.targetModules.joined(separator: ", "))" + (full > 0 ? ", \(full.formatted()) parameters of \(lora.modulesToSave.joined(separator: ", ")) in full" : "") + "; the base model is frozen")
+        }
         if batcher.examples {
             log.message("data: \(batcher.windowCount.formatted()) prompt/completion examples, one a row of \(length + 1) ids (padded), \(batcher.batchesPerEpoch) batches per epoch; \(steps) steps; the loss counts completions only")
             if batcher.truncatedExamples > 0 {
@@ -275,7 +295,9 @@ public final class Trainer {
     func saveCheckpoint() throws -> String {
         guard communicator.isRoot else { return store.path(step: state.step) }
         state.randomState = generator.state
-        let path = try TrainCheckpoint.save(store: store, model: model, optimizer: optimizer, state: state, tokenizerJSON: data.tokenizerJSON)
+        let path = try TrainCheckpoint.save(
+            store: store, model: model, lora: lora, baseModel: config.model.initFrom, optimizer: optimizer, state: state,
+            tokenizerJSON: data.tokenizerJSON)
         store.prune(keepLast: config.checkpoint.keepLast, keepEvery: config.checkpoint.keepEvery)
         log.message("checkpoint: \(path)")
         return path
@@ -289,7 +311,9 @@ public final class Trainer {
         let options = SamplingOptions(
             temperature: Float(config.evaluation.sampleTemperature), topK: config.evaluation.sampleTopK,
             stopTokens: [data.endOfText], maxNewTokens: config.evaluation.sampleTokens)
-        let generated = try model.generate(prompt: prompt, options: options, generator: &generator)
+        // Decoding reads the layers' weights directly: a LoRA model decodes merged.
+        let decoding = model.adapters.isEmpty ? model : model.mergedCopy()
+        let generated = try decoding.generate(prompt: prompt, options: options, generator: &generator)
         let text = (try? tokenizer.decode(generated.filter { $0 != data.endOfText })) ?? ""
         log.sample(step: state.step, prompt: config.evaluation.samplePrompt, text: text)
     }
@@ -313,6 +337,22 @@ public final class Trainer {
                 "backbone.embeddings.weight: the model's vocabulary (\(model.config.vocabSize)) is smaller than the tokenizer's (\(data.vocabularySize)); use a model made for this tokenizer")
         }
         return model
+    }
+
+    /// Gives `model` the adapters `lora` asks for; warns about targets PEFT will not load.
+    static func attachAdapters(_ lora: LoRASettings, to model: MambaLM, generator: inout SeededGenerator, print: (String) -> Void) throws {
+        let modules = model.moduleNames
+        for pattern in lora.targetModules + lora.modulesToSave where !modules.contains(where: { LoRASettings.matches($0, [pattern]) }) {
+            let key = lora.targetModules.contains(pattern) ? "lora.target_modules" : "lora.modules_to_save"
+            throw TrainError.config("\(key): \(ConfigValue.quoted(pattern)) names no module of this model (e.g. in_proj, x_proj, dt_proj, out_proj, norm_f)")
+        }
+        let attached = model.attachAdapters(lora, generator: &generator)
+        if attached.contains(where: { $0.hasSuffix(".dt_proj") }) {
+            print("warning: lora.target_modules includes dt_proj: Taipan trains and merges it, but transformers 5.24's Mamba multiplies by dt_proj.weight directly, so a PEFT model built on transformers loads this adapter and then computes without its dt_proj part (a model written by taipan model merge is exact)")
+        }
+        if attached.contains(where: { $0.hasSuffix(".out_proj") }) {
+            print("warning: lora.target_modules includes out_proj: Taipan trains and merges it, but PEFT 0.21 refuses LoRA on out_proj for Mamba models, so peft.PeftModel will not load this adapter (taipan model merge still exports it)")
+        }
     }
 
     /// Checks the run directory against the start mode; returns the checkpoint to resume from.

@@ -65,7 +65,8 @@ public struct TrainingStep {
     public func accumulateGradients(
         stop: inout Bool, _ nextBatch: () -> (tokens: [Int32], counted: [Bool]?)
     ) throws -> Double {
-        model.zeroGradients()
+        // The trainable tensors include LoRA adapters, which are not among the model's parameters.
+        for parameter in trainable { parameter.zeroGrad() }
         // Every micro-batch is taken first: with examples, the divisor (the counted targets of
         // the whole step) must be known before the first backward pass.
         var examples = false
@@ -82,7 +83,13 @@ public struct TrainingStep {
         // A step whose examples have no counted target (prompts that fill their rows) adds nothing.
         let divisor = max(targets, 1)
         var lossSum = 0.0
-        for (inputs, targets) in pairs {
+        let adapted = !model.adapters.isEmpty
+        for (microBatch, (inputs, targets)) in pairs.enumerated() {
+            if adapted {
+                // Dropout masks from (step, micro-batch, rank): a resumed run draws the same.
+                let key = UInt64(optimizer.stepCount) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(microBatch) << 32 ^ UInt64(exchange.communicator.rank)
+                model.setAdapterMode(training: true, dropoutKey: key)
+            }
             let logits = try model.forward(ids: inputs, batch: rows, length: length).logits
             let loss = try crossEntropy(logits: logits, targets: targets, ignoreIndex: Self.ignoredTarget, reduction: .sum)
             lossSum += Double(loss.item)

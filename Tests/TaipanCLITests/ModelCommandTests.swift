@@ -74,4 +74,52 @@ import TaipanCheckpoint
         let again = try runTaipan(["model", "init", "--config", Self.model + "/config.json", "--out", scratch.path])
         #expect(again.status != 0 && again.error.contains("already holds a model"))
     }
+
+    @Test func originalReleaseDirectoriesRunAndConvertToSafetensors() throws {
+        let scratch = try TemporaryDirectory()
+        let source = fixturesDirectory + "/torch-bin/float16"  // mamba_ssm config.json + pytorch_model.bin
+        let expected = try SafeTensorsFile(path: source + "/expected.safetensors")
+        let info = try runTaipan(["model", "info", source])
+        #expect(info.status == 0 && info.output.contains("8,688") && info.output.contains("vocabulary 264"), "\(info.error)")
+
+        var input = SafeTensorsWriter()
+        input.add("input_ids", shape: [2, 8], integers: try expected.integers("input_ids"))
+        try input.write(to: scratch.file("ids.safetensors"))
+        let forward = try runTaipan([
+            "model", "forward", "--model", source, "--input", scratch.file("ids.safetensors"), "--output", scratch.file("out.safetensors"),
+        ])
+        #expect(forward.status == 0, "\(forward.error)")
+        let (logits, reference) = (try SafeTensorsFile(path: scratch.file("out.safetensors")).floats("logits"), try expected.floats("logits"))
+        let scale = reference.map(abs).max() ?? 0
+        #expect(logits.count == reference.count && zip(logits, reference).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+        let generated = try runTaipan(["generate", "--model", source, "--ids", "1,2,3", "--max-new-tokens", "4", "--stop", ""])
+        #expect(generated.status == 0 && generated.output.split(separator: "\n").first?.split(separator: ",").count == 7, "\(generated.error)")
+
+        let out = scratch.file("converted")
+        let converted = try runTaipan(["model", "convert", source, out])
+        #expect(converted.status == 0, "\(converted.error)")
+        // Hugging Face names and config, float32 values equal to what torch.load reads.
+        let config = try String(contentsOfFile: out + "/config.json", encoding: .utf8)
+        #expect(config.contains("\"model_type\": \"mamba\"") && config.contains("\"hidden_size\": 16") && config.contains("\"vocab_size\": 264"))
+        let weights = try SafeTensorsFile(path: out + "/model.safetensors")
+        #expect(weights.names.count == 22 && weights.names.contains("backbone.embeddings.weight"))
+        for name in weights.names {
+            let torchName = name.replacingOccurrences(of: "backbone.embeddings.", with: "backbone.embedding.")
+            #expect(try weights.info(name).dtype == .F32 && weights.floats(name) == expected.floats("weight." + torchName), "\(name)")
+        }
+        let again = try runTaipan(["model", "info", out])
+        #expect(again.status == 0 && again.output.contains("8,688"))
+        let twice = try runTaipan(["model", "convert", source, out])
+        #expect(twice.status != 0 && twice.error.contains("already holds config.json"))
+    }
+
+    @Test func aHostilePytorchModelBinIsRefused() throws {
+        let scratch = try TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: fixturesDirectory + "/torch-bin/float32/config.json", toPath: scratch.file("config.json"))
+        try FileManager.default.copyItem(atPath: fixturesDirectory + "/torch-bin/hostile/os-system.bin", toPath: scratch.file("pytorch_model.bin"))
+        let info = try runTaipan(["model", "info", scratch.path])
+        #expect(info.status != 0 && info.error.contains(scratch.file("pytorch_model.bin")) && info.error.contains("GLOBAL os.system is refused"))
+        let convert = try runTaipan(["model", "convert", scratch.path, scratch.file("out")])
+        #expect(convert.status != 0 && !FileManager.default.fileExists(atPath: scratch.file("out")))
+    }
 }

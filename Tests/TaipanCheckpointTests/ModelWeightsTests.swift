@@ -18,12 +18,16 @@ import Testing
         let sharded = try openModelWeights(directory: scratch.path)
         #expect(sharded is ShardedSafeTensors)
         #expect(try sharded.floats("w") == [5, 6])
+
+        let torch = try openModelWeights(directory: torchBinDirectory + "/float32")
+        #expect(torch is TorchCheckpointFile)
+        #expect(torch.names.contains("backbone.embedding.weight"))
     }
 
     @Test func anEmptyDirectoryIsAnError() throws {
         let scratch = try ScratchDirectory()
         #expect(throws: CheckpointError.io(
-            path: scratch.path, message: "holds neither model.safetensors nor model.safetensors.index.json")) {
+            path: scratch.path, message: "holds none of model.safetensors, model.safetensors.index.json and pytorch_model.bin")) {
             try openModelWeights(directory: scratch.path)
         }
     }

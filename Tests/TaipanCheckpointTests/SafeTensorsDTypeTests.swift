@@ -51,4 +51,26 @@ import Testing
         #expect(SafeTensorsDType.BOOL.byteSize == 1)
         #expect(SafeTensorsDType(rawValue: "F8_E4M3")?.byteSize == 1)
     }
+
+    @Test func widensEveryFloatTypeWithAStride() {
+        // 1, -2, 0.5 and 3 of each type, little-endian, read every other element from an odd address.
+        let cases: [(SafeTensorsDType, [UInt8])] = [
+            (.F32, littleEndianBytes([Float(1).bitPattern, Float(-2).bitPattern, Float(0.5).bitPattern, Float(3).bitPattern])),
+            (.F16, littleEndianBytes([UInt16(0x3C00), 0xC000, 0x3800, 0x4200])),
+            (.BF16, littleEndianBytes([UInt16(0x3F80), 0xC000, 0x3F00, 0x4040])),
+            (.F64, littleEndianBytes([Double(1).bitPattern, Double(-2).bitPattern, Double(0.5).bitPattern, Double(3).bitPattern])),
+        ]
+        for (dtype, bytes) in cases {
+            var values = [Float](repeating: .nan, count: 2)
+            let ok = ([0xFF] + bytes).withUnsafeBytes { raw in
+                values.withUnsafeMutableBufferPointer { dtype.widen(from: raw.baseAddress! + 1, elementStride: 2, into: $0) }
+            }
+            #expect(ok && values == [1, 0.5], "\(dtype)")
+        }
+        var untouched: [Float] = [7]
+        let refused = [UInt8](repeating: 0, count: 8).withUnsafeBytes { raw in
+            untouched.withUnsafeMutableBufferPointer { SafeTensorsDType.I64.widen(from: raw.baseAddress!, elementStride: 1, into: $0) }
+        }
+        #expect(!refused && untouched == [7])
+    }
 }

@@ -90,6 +90,14 @@ private let everyKeyText = """
     [log]
     interval = 1
     tensorboard = false
+
+    [lora]
+    rank = 16
+    alpha = 32.0
+    dropout = 0.05
+    target_modules = ["in_proj", "x_proj", "dt_proj"]
+    modules_to_save = ["norm_f"]
+    use_rslora = true
     """
 
 /// The smallest valid file: every key but the training input at its default.
@@ -164,7 +172,7 @@ private func temporaryDirectory() throws -> URL {
 
     @Test func schemaCoversEveryKeyOnce() {
         let names = ConfigSchema.fields.map(\.name)
-        #expect(names.count == 65)
+        #expect(names.count == 71)
         #expect(Set(names).count == names.count)
         #expect(Set(ConfigSchema.fields.map(\.section)) == Set(ConfigSchema.sections.map(\.name)))
         #expect(ConfigSchema.fields.allSatisfy { !$0.doc.isEmpty && !$0.doc.contains("\n") })
@@ -203,6 +211,8 @@ private func temporaryDirectory() throws -> URL {
         #expect(config.evaluation.sampleTopK == 0)
         #expect(config.checkpoint.interval == 1000 && config.checkpoint.keepLast == 2 && config.checkpoint.keepEvery == 5000)
         #expect(config.logging.interval == 1 && !config.logging.tensorboard)
+        #expect(config.lora.rank == 16 && config.lora.alpha == 32 && config.lora.dropout == 0.05 && config.lora.useRSLoRA)
+        #expect(config.lora.targetModules == ["in_proj", "x_proj", "dt_proj"] && config.lora.modulesToSave == ["norm_f"])
         // Every key was set away from its default.
         #expect(config.differences(from: TrainConfig()).count == ConfigSchema.fields.count - 1)
     }

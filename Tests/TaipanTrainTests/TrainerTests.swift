@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TaipanCheckpoint
 import TaipanData
 import TaipanNN
 import TaipanTensor
@@ -220,5 +221,83 @@ final class TinyRun {
         // The byte tokenizer has no file: none is written.
         let byteRun = try Trainer(config: run.config(run: "byte", steps: 4), start: .fresh, print: { _ in }).run()
         #expect(!FileManager.default.fileExists(atPath: try #require(byteRun.checkpoint) + "/tokenizer.json"))
+    }
+
+    /// A LoRA run trains adapters alone (the base gets no gradient and no optimizer moments),
+    /// lowers the loss, writes PEFT adapter checkpoints, evaluates them on the base, and resumes
+    /// bit for bit — with dropout on.
+    @Test func loraTrainsAdaptersOnAFrozenBaseAndResumesBitForBit() throws {
+        let run = try TinyRun(documents: 6)
+        let base = try #require(try Trainer(config: run.config(run: "base", steps: 4), start: .fresh, print: { _ in }).run().checkpoint)
+        func lora(_ name: String) -> TrainConfig {
+            var config = run.config(run: name, steps: 10)
+            config.model.initFrom = base
+            config.lora.rank = 2
+            config.lora.alpha = 4
+            config.lora.dropout = 0.1
+            config.lora.modulesToSave = ["norm_f"]
+            config.optimizer.learningRate = 2e-2
+            return config
+        }
+        let straight = try Trainer(config: lora("straight"), start: .fresh, print: { _ in })
+        let baseWeights = Self.weights(straight)
+        let whole = try straight.run()
+        #expect(whole.losses.last! < whole.losses.first!)
+        let model = straight.model
+        #expect(model.adapters.count == 4)
+        #expect(straight.optimizer.slots.map(\.name) == model.adapterParameters.map(\.name).filter { $0.contains(".0.") }
+            + ["backbone.norm_f.weight"] + model.adapterParameters.map(\.name).filter { $0.contains(".1.") }
+            || Set(straight.optimizer.slots.map(\.name)) == Set(model.adapterParameters.map(\.name) + ["backbone.norm_f.weight"]))
+        for (name, parameter) in model.namedParameters where name != "backbone.norm_f.weight" {
+            #expect(!parameter.requiresGrad && parameter.grad == nil, "\(name)")
+        }
+        for ((name, after), before) in zip(model.namedParameters, baseWeights) {
+            #expect((after.values == before) == (name != "backbone.norm_f.weight"), "\(name)")
+        }
+        let checkpoint = try #require(whole.checkpoint)
+        let files = try FileManager.default.contentsOfDirectory(atPath: checkpoint).sorted()
+        #expect(files == ["COMPLETE", "adapter_config.json", "adapter_model.safetensors", "optimizer.safetensors", "state.json"])
+        let evaluated = try Evaluation.run(target: checkpoint, print: { _ in })
+        #expect(abs(evaluated.loss - whole.validationLoss!) < 1e-9 || evaluated.tokens > 2 * 2 * 16)
+
+        let first = try Trainer(config: lora("split"), start: .fresh, print: { _ in })
+        let firstHalf = try first.run(pausingAt: 5)
+        let second = try Trainer(config: lora("split"), start: .resume, print: { _ in })
+        let secondHalf = try second.run()
+        #expect(firstHalf.losses + secondHalf.losses == whole.losses)
+        #expect(second.model.adapterParameters.map(\.tensor.values) == model.adapterParameters.map(\.tensor.values))
+        #expect(Self.weights(second) == Self.weights(straight))
+    }
+
+    @Test func loraConfigurationsAreCheckedByKey() throws {
+        let run = try TinyRun()
+        var config = run.config()
+        config.lora.rank = 4
+        #expect { try Trainer(config: config, start: .fresh, print: { _ in }) } throws: { error in
+            "\(error)".contains("lora.rank") && "\(error)".contains("model.init_from")
+        }
+        config.model.initFrom = run.root
+        config.lora.targetModules = ["conv1d"]
+        #expect { try config.validate() } throws: { error in "\(error)".contains("lora.target_modules") }
+        config.lora.targetModules = ["in_proj"]
+        config.lora.dropout = 1
+        #expect { try config.validate() } throws: { error in "\(error)".contains("lora.dropout") }
+    }
+
+    @Test func fineTuningStartsFromAnOriginalReleasesPytorchModelBin() throws {
+        let run = try TinyRun()
+        // A mamba_ssm config.json + pytorch_model.bin (float16) whose vocabulary fits the byte tokenizer.
+        let release = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/torch-bin/float16").path
+        let stored = try SafeTensorsFile(path: release + "/expected.safetensors").floats("weight.backbone.embedding.weight")
+        var tune = run.config(run: "tune", steps: 2)
+        tune.model.initFrom = release
+        let tuner = try Trainer(config: tune, start: .fresh, print: { _ in })
+        #expect(tuner.model.embeddings.weight.values == stored)
+        let summary = try tuner.run()
+        #expect(tuner.state.step == 2 && tuner.model.embeddings.weight.values != stored)
+        // Its checkpoint is a Hugging Face directory holding the tuned weights.
+        let checkpoint = try MambaLM.load(directory: try #require(summary.checkpoint))
+        #expect(checkpoint.embeddings.weight.values == tuner.model.embeddings.weight.values)
     }
 }
