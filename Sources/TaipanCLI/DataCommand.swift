@@ -41,11 +41,21 @@ struct DataCommand: ParsableCommand {
         @Option(help: "The dotted JSON key path of a record's source name.")
         var sourceField = "meta.pile_set_name"
 
+        @Option(help: "What the records hold: text (documents) or prompt_completion (examples whose loss counts the completion only).")
+        var format: DataFormat = .text
+
+        @Option(help: "prompt_completion: the dotted JSON key path of an example's prompt.")
+        var promptField = "prompt"
+
+        @Option(help: "prompt_completion: the dotted JSON key path of an example's completion.")
+        var completionField = "completion"
+
         @Option(help: "Threads for decoding and tokenising (default: all cores, shared by the ranks of a host under mpirun).")
         var threads: Int?
 
         func validate() throws {
             if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+            if promptField.isEmpty || completionField.isEmpty { throw ValidationError("--prompt-field and --completion-field must not be empty") }
         }
 
         func run() throws {
@@ -57,6 +67,9 @@ struct DataCommand: ParsableCommand {
                 options.validationSeed = validationSeed
                 options.shardTokens = shardTokens
                 options.record = records.recordOptions(sourceField: sourceField)
+                options.record.format = format
+                options.record.promptField = promptField
+                options.record.completionField = completionField
                 options.threads = threads ?? max(1, options.threads / communicator.localSize)
                 let preparation = DataPreparation(options: options, tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity)
                 let reporter = ProgressReporter { FileHandle.standardError.write(Data($0.utf8)) }
@@ -114,7 +127,8 @@ struct DataCommand: ParsableCommand {
             for split in manifest.splits.keys.sorted() {
                 let summary = manifest.splits[split, default: .init()]
                 let shards = manifest.shards.filter { $0.split == split }.count
-                print("\(split): \(summary.tokens) tokens, \(summary.documents) documents, \(shards) shard(s)")
+                let completions = summary.completionTokens.map { " (\($0) in completions)" } ?? ""
+                print("\(split): \(summary.tokens) tokens\(completions), \(summary.documents) \(manifest.format == .text ? "documents" : "examples"), \(shards) shard(s)")
                 for source in summary.sourceTokens.keys.sorted() {
                     print("  \(source): \(summary.sourceTokens[source, default: 0]) tokens, \(summary.sourceDocuments[source, default: 0]) documents")
                 }
@@ -138,9 +152,12 @@ struct DataCommand: ParsableCommand {
             }
             let unchanged = summary.unchanged.isEmpty ? "" : " (\(summary.unchanged.count) already there, unchanged)"
             print("wrote \(summary.files.count) files\(unchanged), \(summary.totalBytes) bytes of text, into \(out)")
+            print("fine-tuning set (Python functions: signature and docstring → body): \(summary.examples["train", default: 0]) train, \(summary.examples["val", default: 0]) validation examples")
         }
     }
 }
+
+extension DataFormat: ExpressibleByArgument {}
 
 /// Writes `message` to standard error.
 private func printError(_ message: String, newline: Bool = true) {

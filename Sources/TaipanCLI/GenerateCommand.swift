@@ -1,5 +1,9 @@
 // GenerateCommand.swift — `taipan generate`: continue a prompt with a model, greedily or by
-// seeded sampling, printing ids (and text when a tokenizer is given).
+// seeded sampling. A text prompt's continuation streams to standard output as it is decoded,
+// token by token (in whole characters); a prompt of ids prints the ids of prompt and
+// continuation on one line, as scripts read them, and the text after it when a tokenizer is
+// given. A model directory holding a `tokenizer.json` (as training checkpoints do) needs no
+// --tokenizer.
 
 import ArgumentParser
 import Foundation
@@ -13,9 +17,10 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate", abstract: "Continue a prompt with a model (recurrent decoding).")
 
     @Option(help: "A model directory.") var model: String
-    @Option(help: "The prompt as comma-separated token ids.") var ids: String?
-    @Option(help: "The prompt as text (needs --tokenizer).") var prompt: String?
-    @Option(help: "A tokenizer.json (or 'byte') to encode --prompt and decode the output.") var tokenizer: String?
+    @Option(help: "The prompt as comma-separated token ids: prints the ids of prompt and continuation on one line (then the text, given --tokenizer).") var ids: String?
+    @Option(help: "The prompt as text: prints the text of prompt and continuation as it is decoded.") var prompt: String?
+    @Option(help: "A tokenizer.json (or 'byte') to encode --prompt and decode the output (default for --prompt: the model directory's tokenizer.json).") var tokenizer: String?
+    @Flag(help: "With --prompt, also print the ids of prompt and continuation, on a line after the text.") var printIds = false
     @Option(help: "The most tokens to generate.") var maxNewTokens = 32
     @Option(help: "0 for greedy decoding; otherwise the sampling temperature.") var temperature: Float = 0
     @Option(help: "Sample among the k most likely tokens only (0: all).") var topK = 0
@@ -28,7 +33,6 @@ struct GenerateCommand: ParsableCommand {
 
     func validate() throws {
         guard (ids == nil) != (prompt == nil) else { throw ValidationError("give exactly one of --ids and --prompt") }
-        if prompt != nil && tokenizer == nil { throw ValidationError("--prompt needs --tokenizer") }
         guard maxNewTokens >= 0 else { throw ValidationError("--max-new-tokens must be at least 0") }
         guard temperature >= 0 else { throw ValidationError("--temperature must be at least 0") }
         guard topK >= 0 else { throw ValidationError("--top-k must be at least 0") }
@@ -37,12 +41,14 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let network = try loadModel(model, adapter: adapter)
-        let textTokenizer = try tokenizer.map { try TokenizerOptions.parse(["--tokenizer", $0]).load() }
+        let textTokenizer = try loadTokenizer()
         let promptIds: [Int32]
         if let ids {
             promptIds = try Self.parseIds(ids, option: "--ids")
+        } else if let prompt, let textTokenizer {
+            promptIds = textTokenizer.encode(prompt)
         } else {
-            promptIds = textTokenizer!.encode(prompt!)
+            throw InputError(description: "--prompt needs --tokenizer: \(model) holds no \(Self.tokenizerFileName)")
         }
         if let bad = promptIds.first(where: { $0 < 0 || Int($0) >= network.config.vocabSize }) {
             throw ValidationError("prompt id \(bad) is outside the model's vocabulary 0..<\(network.config.vocabSize)")
@@ -51,9 +57,40 @@ struct GenerateCommand: ParsableCommand {
             ?? Set(network.config.eosTokenId.map { [Int32($0)] } ?? [])
         var generator = SeededGenerator(seed: seed)
         let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, stopTokens: stopTokens, maxNewTokens: maxNewTokens)
-        let generated = try network.generate(prompt: promptIds, options: options, weights: weights, generator: &generator)
-        print((promptIds + generated).map(String.init).joined(separator: ","))
-        if let textTokenizer { print(try textTokenizer.decode(promptIds + generated)) }
+        guard ids == nil, let textTokenizer else {
+            let generated = try network.generate(prompt: promptIds, options: options, weights: weights, generator: &generator)
+            write((promptIds + generated).map(String.init).joined(separator: ",") + "\n")
+            if let textTokenizer { write(try textTokenizer.decode(promptIds + generated) + "\n") }
+            return
+        }
+        var stream = StreamingDecoder(tokenizer: textTokenizer)
+        write(try stream.append(promptIds))
+        // The callback cannot throw: the first decoding error stops the printing and is thrown after.
+        var failure: (any Error)?
+        let generated = try network.generate(prompt: promptIds, options: options, weights: weights, generator: &generator) { id in
+            guard failure == nil else { return }
+            do { write(try stream.append([id])) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        write(try stream.finish() + "\n")
+        if printIds { write((promptIds + generated).map(String.init).joined(separator: ",") + "\n") }
+    }
+
+    static let tokenizerFileName = "tokenizer.json"
+
+    /// The tokenizer of --tokenizer; for a text prompt without one, the model directory's
+    /// `tokenizer.json` if it has one.
+    private func loadTokenizer() throws -> (any Tokenizer)? {
+        if let tokenizer { return try TokenizerOptions.parse(["--tokenizer", tokenizer]).load() }
+        let own = (model as NSString).appendingPathComponent(Self.tokenizerFileName)
+        guard prompt != nil, FileManager.default.fileExists(atPath: own) else { return nil }
+        return try LoadedTokenizer(named: own).tokenizer
+    }
+
+    /// Writes `text` to standard output at once (unbuffered), so that each token shows as it comes.
+    private func write(_ text: String) {
+        guard !text.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(text.utf8))
     }
 
     static func parseIds(_ text: String, option: String) throws -> [Int32] {

@@ -11,6 +11,8 @@ public enum BadRecordReason: Equatable, Sendable {
     case textNotString(field: String)
     /// The record (or text file) is not valid UTF-8.
     case invalidUTF8
+    /// A chat record (a `messages` list and no prompt), which prompt/completion data does not take.
+    case chatMessages(field: String)
 
     /// A one-line explanation for error messages.
     public var message: String {
@@ -19,6 +21,8 @@ public enum BadRecordReason: Equatable, Sendable {
         case .missingText(let field): return "no \"\(field)\" field"
         case .textNotString(let field): return "the \"\(field)\" field is not a string"
         case .invalidUTF8: return "invalid UTF-8"
+        case .chatMessages(let field):
+            return "a chat record (\"\(field)\" and no prompt): chat data is not supported; write each example as a prompt and a completion"
         }
     }
 
@@ -29,6 +33,7 @@ public enum BadRecordReason: Equatable, Sendable {
         case .missingText: return "missingText"
         case .textNotString: return "textNotString"
         case .invalidUTF8: return "invalidUTF8"
+        case .chatMessages: return "chatMessages"
         }
     }
 }

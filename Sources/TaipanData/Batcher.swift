@@ -10,6 +10,15 @@
 // ⌊r·B/R⌋ ..< ⌊(r+1)·B/R⌋ of it. So ranks never share a window, a configuration trains on
 // the same windows at any R, a position means the same at any R, and any batch can be
 // computed directly from (epoch, batch): restoring a position is O(1).
+//
+// Shards of prompt/completion examples (version 2) are batched padded, not packed: window w
+// is example w alone, in a row of its own from the row's start, cut after L+1 ids and padded
+// with id 0; the batch's mask says which ids are targets the loss counts (the completion's
+// and the end-of-text, never padding). A Mamba carries its recurrent state along a row, so in
+// a packed row an example would start from the state the previous one left; alone in its row
+// it starts from the zero state, as it does when the fine-tuned model is prompted. That costs
+// the padding's compute, which short examples and a `sequence_length` near their length keep
+// small.
 
 /// Where a batcher is: the next batch it will yield.
 public struct BatcherPosition: Codable, Equatable, Sendable {
@@ -31,6 +40,8 @@ public struct BatcherPosition: Codable, Equatable, Sendable {
 /// One batch (this rank's rows of it): `batchSize` rows of `sequenceLength + 1` ids, row-major.
 public struct Batch: Sendable {
     public var tokens: [Int32]  // (rows, L+1)
+    /// For examples, whether each id is a target the loss counts; nil for text, where all are.
+    public var counted: [Bool]?  // (rows, L+1)
     /// The rows this rank holds.
     public var batchSize: Int
     public var sequenceLength: Int
@@ -51,8 +62,12 @@ public final class Batcher {
     /// The rows of each global batch that this rank takes.
     public let rows: Range<Int>
     public let shuffle: Bool
-    /// Windows in all shards together.
+    /// Windows in all shards together (for examples: the examples).
     public let windowCount: Int
+    /// True when the shards hold prompt/completion examples, batched one a row.
+    public let examples: Bool
+    /// Examples longer than a row (L+1 ids), whose ends are cut off.
+    public let truncatedExamples: Int
     /// Batches per epoch (windows beyond the last full batch wait for a later epoch's order).
     public let batchesPerEpoch: Int
     /// The next batch to yield.
@@ -76,6 +91,12 @@ public final class Batcher {
                 "a batch of \(batchSize) cannot be shared by \(worldSize) ranks: every rank needs at least one row; raise the batch size or use fewer ranks")
         }
         guard !shards.isEmpty else { throw DataError.notEnoughData("no token shards to batch from") }
+        let examples = shards[0].hasExamples
+        self.examples = examples
+        if let other = shards.first(where: { $0.hasExamples != examples }) {
+            throw DataError.invalidArgument(
+                "\(other.path) holds \(other.hasExamples ? "prompt/completion examples" : "text") but \(shards[0].path) does not: one run takes one kind of data")
+        }
         self.shards = shards
         self.batchSize = batchSize
         self.sequenceLength = sequenceLength
@@ -84,15 +105,20 @@ public final class Batcher {
         self.worldSize = worldSize
         rows = (rank * batchSize / worldSize)..<((rank + 1) * batchSize / worldSize)
         self.shuffle = shuffle
-        var starts = [0]
-        for shard in shards { starts.append(starts.last! + max(0, (shard.tokenCount - 1) / sequenceLength)) }
+        var starts = [0], truncated = 0
+        for shard in shards {
+            starts.append(starts[starts.count - 1] + (examples ? shard.documentCount : max(0, (shard.tokenCount - 1) / sequenceLength)))
+            if examples { truncated += (0..<shard.documentCount).count { shard.exampleRange($0).count > sequenceLength + 1 } }
+        }
         windowStarts = starts
-        windowCount = starts.last!
+        windowCount = starts[starts.count - 1]
+        truncatedExamples = truncated
         batchesPerEpoch = windowCount / batchSize
         guard batchesPerEpoch >= 1 else {
             let tokens = shards.reduce(0) { $0 + $1.tokenCount }
             throw DataError.notEnoughData(
-                "\(tokens) tokens in \(shards.count) shard(s) give \(windowCount) windows of \(sequenceLength + 1) tokens, "
+                examples ? "\(windowCount) examples in \(shards.count) shard(s), but one batch needs \(batchSize)"
+                    : "\(tokens) tokens in \(shards.count) shard(s) give \(windowCount) windows of \(sequenceLength + 1) tokens, "
                     + "but one batch needs \(batchSize)")
         }
         var bits = 2
@@ -117,15 +143,36 @@ public final class Batcher {
     /// This rank's rows of the next batch, advancing the position (into the next epoch after
     /// the last batch).
     public func next() -> Batch {
-        var tokens = [Int32](repeating: 0, count: rows.count * (sequenceLength + 1))
         let taken = position
-        tokens.withUnsafeMutableBufferPointer { fill($0.baseAddress!, epoch: taken.epoch, batch: taken.batch) }
+        let (tokens, counted) = batch(epoch: taken.epoch, index: taken.batch)
         position.batch += 1
         if position.batch == batchesPerEpoch {
             position.batch = 0
             position.epoch += 1
         }
-        return Batch(tokens: tokens, batchSize: rows.count, sequenceLength: sequenceLength, epoch: taken.epoch, index: taken.batch)
+        return Batch(tokens: tokens, counted: counted, batchSize: rows.count, sequenceLength: sequenceLength, epoch: taken.epoch, index: taken.batch)
+    }
+
+    /// This rank's rows of batch `index` of `epoch` (whatever the position): (rows, L+1) ids,
+    /// and for examples which of them the loss counts.
+    public func batch(epoch: Int, index: Int) -> (tokens: [Int32], counted: [Bool]?) {
+        let rowLength = sequenceLength + 1
+        var tokens = [Int32](repeating: 0, count: rows.count * rowLength)
+        var counted = examples ? [Bool](repeating: false, count: rows.count * rowLength) : nil
+        for (row, window) in windows(epoch: epoch, batch: index).enumerated() {
+            let shardIndex = shardContaining(window: window)
+            let shard = shards[shardIndex], output = row * rowLength
+            if examples {
+                let ids = shard.exampleRange(window - windowStarts[shardIndex])
+                let count = min(ids.count, rowLength)
+                tokens.withUnsafeMutableBufferPointer { shard.copyTokens(from: ids.lowerBound, count: count, into: $0.baseAddress! + output) }
+                for offset in 0..<count { counted?[output + offset] = shard.isCounted(ids.lowerBound + offset) }
+            } else {
+                let start = (window - windowStarts[shardIndex]) * sequenceLength
+                tokens.withUnsafeMutableBufferPointer { shard.copyTokens(from: start, count: rowLength, into: $0.baseAddress! + output) }
+            }
+        }
+        return (tokens, counted)
     }
 
     /// The global window indices of this rank's rows of batch `batch` of `epoch`: (rows,).
@@ -133,16 +180,6 @@ public final class Batcher {
         let first = batch * batchSize
         let keys = roundKeys(epoch: epoch)
         return rows.map { permute(first + $0, keys: keys) }
-    }
-
-    /// Writes this rank's rows of batch `batch` of `epoch` into `output`: (rows, L+1) ids.
-    public func fill(_ output: UnsafeMutablePointer<Int32>, epoch: Int, batch: Int) {
-        let rowLength = sequenceLength + 1
-        for (row, window) in windows(epoch: epoch, batch: batch).enumerated() {
-            let shardIndex = shardContaining(window: window)
-            let start = (window - windowStarts[shardIndex]) * sequenceLength
-            shards[shardIndex].copyTokens(from: start, count: rowLength, into: output + row * rowLength)
-        }
     }
 
     /// The shard holding global window `window` (binary search over `windowStarts`).

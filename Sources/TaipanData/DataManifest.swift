@@ -2,6 +2,12 @@
 // token directory: what went in (inputs with sizes, times and SHA-256, the tokenizer and
 // the settings), what came out (shards with token and document counts, tokens per split and
 // per source) and what was skipped. Its presence marks the directory complete.
+//
+// Version 1 describes text documents. Version 2 describes prompt/completion examples: its
+// settings add `format`, `prompt_field` and `completion_field`, its splits `completionTokens`,
+// and its shards are token shards of version 2 (with the loss mask). Text directories are
+// still written as version 1, so earlier builds read them; they refuse version 2 rather
+// than train on prompts as if they were text.
 
 import Foundation
 
@@ -21,7 +27,10 @@ public struct DataManifest: Codable, Equatable, Sendable {
     public var skipped: SkippedRecords
 
     public static let fileName = "manifest.json"
+    /// The version of a directory of text documents.
     public static let currentFormatVersion = 1
+    /// The version of a directory of prompt/completion examples.
+    public static let examplesFormatVersion = 2
 
     /// One input file.
     public struct Input: Codable, Equatable, Sendable {
@@ -52,9 +61,14 @@ public struct DataManifest: Codable, Equatable, Sendable {
         public var sourceTokens: [String: Int] = [:]
         /// Documents per source name.
         public var sourceDocuments: [String: Int] = [:]
+        /// Prompt/completion data: the ids the loss counts (completions and end-of-text ids).
+        public var completionTokens: Int?
 
         public init() {}
     }
+
+    /// What the directory's records held: text documents or prompt/completion examples.
+    public var format: DataFormat { settings.format ?? .text }
 
     /// Reads `manifest.json` from `directory`.
     public static func load(directory: String) throws -> DataManifest {
@@ -67,8 +81,8 @@ public struct DataManifest: Codable, Equatable, Sendable {
         }
         do {
             let manifest = try JSONDecoder().decode(DataManifest.self, from: data)
-            guard manifest.formatVersion == currentFormatVersion else {
-                throw DataError.corrupt(path: path, reason: "unsupported manifest version \(manifest.formatVersion)")
+            guard manifest.formatVersion == (manifest.settings.format == .promptCompletion ? examplesFormatVersion : currentFormatVersion) else {
+                throw DataError.corrupt(path: path, reason: "unsupported manifest version \(manifest.formatVersion) for \(manifest.format.rawValue) data")
             }
             return manifest
         } catch let error as DataError {
@@ -119,6 +133,11 @@ public struct PrepareSettings: Codable, Equatable, Sendable {
     public var validationSeed: UInt64?
     /// `lines` when each line of a plain-text input was a document; absent for whole files.
     public var plainTextDocuments: PlainTextDocuments?
+    /// `prompt_completion` for examples; absent for text.
+    public var format: DataFormat?
+    /// The dotted key paths of an example's prompt and completion; absent for text.
+    public var promptField: String?
+    public var completionField: String?
 }
 
 /// Which tokenizer produced a token directory.

@@ -2,7 +2,10 @@
 //
 // Records are read in input order into batches; each batch is decoded and tokenised on all
 // cores, then written in input order, so the output does not depend on the thread count.
-// Every document is followed by the end-of-text id. Shards go to `NAME.bin.tmp`, are
+// Every document is followed by the end-of-text id; an example of prompt/completion data is
+// its prompt's ids, its completion's ids (each text tokenised on its own, so the boundary is a
+// token boundary) and the end-of-text id, in a version 2 shard that marks which ids the loss
+// counts (TokenShard.swift). Shards go to `NAME.bin.tmp`, are
 // fsynced and renamed; the manifest is written last. A `.prepare-in-progress` marker lives
 // in the directory while a run works on it: a run that finds the marker (an earlier run was
 // killed) deletes that run's shards and starts again; a run that finds a manifest for the
@@ -104,6 +107,9 @@ public struct DataPreparation {
         }
         let directory = options.outputDirectory
         let inputs = try expandedInputs()
+        if options.record.format == .promptCompletion, let text = inputs.first(where: { ShardFormat(path: $0.path) != .jsonLines }) {
+            throw DataError.invalidArgument("\(text.path): prompt/completion data must be JSON Lines (.jsonl, .jsonl.zst), one example a line")
+        }
         let settings = self.settings
 
         try createDirectory(directory)
@@ -159,8 +165,14 @@ public struct DataPreparation {
             shardTokens: options.shardTokens,
             validationFraction: options.validationInputs.isEmpty ? options.validationFraction : nil,
             validationSeed: options.validationInputs.isEmpty ? options.validationSeed : nil,
-            plainTextDocuments: options.record.plainTextDocuments == .file ? nil : options.record.plainTextDocuments)
+            plainTextDocuments: options.record.plainTextDocuments == .file ? nil : options.record.plainTextDocuments,
+            format: examples ? .promptCompletion : nil,
+            promptField: examples ? options.record.promptField : nil,
+            completionField: examples ? options.record.completionField : nil)
     }
+
+    /// True when the inputs are prompt/completion examples.
+    var examples: Bool { options.record.format == .promptCompletion }
 
     /// The id prepare puts after every document.
     func endOfTextId() throws -> Int32 {
@@ -250,9 +262,10 @@ struct PrepareRun {
         var count: Int { lines.count }
     }
 
-    /// A record after decoding and tokenising.
+    /// A record after decoding and tokenising: a document's ids (an example's, of which the
+    /// first `promptCount` are its prompt's), or what else it was.
     enum Outcome {
-        case tokens([Int32], source: String)
+        case tokens([Int32], promptCount: Int, source: String)
         case other(DecodedRecord)
     }
 
@@ -308,7 +321,8 @@ struct PrepareRun {
     mutating func manifest(totalBytes: Int) throws -> DataManifest {
         for split in writers.keys.sorted() { try closeShard(split: split) }
         report(bytesRead: totalBytes, totalBytes: totalBytes, force: true)
-        return DataManifest(formatVersion: DataManifest.currentFormatVersion, settings: settings, inputs: inputs,
+        let version = settings.format == .promptCompletion ? DataManifest.examplesFormatVersion : DataManifest.currentFormatVersion
+        return DataManifest(formatVersion: version, settings: settings, inputs: inputs,
                             shards: shards, splits: splits, skipped: skipped)
     }
 
@@ -318,9 +332,9 @@ struct PrepareRun {
     mutating func consume(_ outcome: Outcome, inputIndex: Int, line: Int) throws {
         let input = inputs[inputIndex]
         switch outcome {
-        case .tokens(let tokens, let source):
+        case .tokens(let tokens, let promptCount, let source):
             let split = input.split == "mixed" ? (isHeldOut() ? "val" : "train") : input.split
-            try append(tokens, source: source, split: split)
+            try append(tokens, promptCount: promptCount, source: source, split: split)
         case .other(let decoded):
             _ = try decoder.accept(decoded, path: input.path, line: line, skipped: &skipped)
         }
@@ -342,11 +356,14 @@ struct PrepareRun {
                         let record = UnsafeBufferPointer(rebasing: bytes[batch.offsets[index]..<batch.offsets[index + 1]])
                         let input = batch.inputIndices[index]
                         let decoded = decoder.decode(record, format: formats[input], plainTextSource: sources[input])
-                        if case .document(let document) = decoded {
-                            var tokens = tokenizer.encode(document.text)
-                            tokens.append(endOfText)
-                            results[index] = .tokens(tokens, source: document.source)
-                        } else {
+                        switch decoded {
+                        case .document(let document):
+                            results[index] = .tokens(tokenizer.encode(document.text) + [endOfText], promptCount: 0, source: document.source)
+                        case .example(let example):
+                            let prompt = tokenizer.encode(example.prompt)
+                            results[index] = .tokens(
+                                prompt + tokenizer.encode(example.completion) + [endOfText], promptCount: prompt.count, source: example.source)
+                        default:
                             results[index] = .other(decoded)
                         }
                     }
@@ -370,17 +387,23 @@ struct PrepareRun {
         return Double(draw >> 11) * 0x1p-53 < fraction
     }
 
-    mutating func append(_ tokens: [Int32], source: String, split: String) throws {
+    mutating func append(_ tokens: [Int32], promptCount: Int, source: String, split: String) throws {
         let writer: TokenShardWriter
         if let open = writers[split] {
             writer = open
         } else {
             let number = shardCounts[split, default: 0]
             let name = split + "-" + String(format: "%05d", number) + ".bin"
-            writer = try TokenShardWriter(path: options.outputDirectory + "/" + name, vocabularySize: tokenizer.vocabularySize)
+            writer = try TokenShardWriter(
+                path: options.outputDirectory + "/" + name, vocabularySize: tokenizer.vocabularySize,
+                examples: settings.format == .promptCompletion)
             writers[split] = writer
         }
-        try writer.append(document: tokens)
+        try writer.append(document: tokens, promptCount: promptCount)
+        if writer.examples {
+            let counted = splits[split]?.completionTokens ?? 0
+            splits[split, default: .init()].completionTokens = counted + tokens.count - promptCount
+        }
         splits[split, default: .init()].tokens += tokens.count
         splits[split, default: .init()].documents += 1
         splits[split, default: .init()].sourceTokens[source, default: 0] += tokens.count

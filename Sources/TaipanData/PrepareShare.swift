@@ -7,10 +7,11 @@
 //
 //   rank 0: beginShared()  →  every rank: tokenizeShare(rank:ranks:)  →  rank 0: assembleShares()
 //
-// Part file, little-endian: magic "TAIPANPT", u32 version 1, the input's SHA-256 as 64 hex
+// Part file, little-endian: magic "TAIPANPT", u32 version 2, the input's SHA-256 as 64 hex
 // bytes, then per record: u8 kind, u64 line number, and for a document u32 byte count + the
-// source name in UTF-8 and u32 count + int32 tokens; for a bad record with a detail, u32 byte
-// count + the detail in UTF-8. Written as NAME.tmp and renamed once complete.
+// source name in UTF-8 and u32 count + int32 tokens (for an example, u32 prompt count
+// before them); for a bad record with a detail, u32 byte count + the detail in UTF-8.
+// Written as NAME.tmp and renamed once complete.
 
 import Foundation
 #if canImport(Glibc)
@@ -57,7 +58,7 @@ extension DataPreparation {
             if writer == nil { writer = try PartWriter(path: partPath(input: input)) }
             for index in 0..<batch.count {
                 try writer?.write(outcomes[index], line: batch.lines[index])
-                if case .tokens(let ids, _) = outcomes[index] {
+                if case .tokens(let ids, _, _) = outcomes[index] {
                     tokens += ids.count
                     documents += 1
                 }
@@ -131,11 +132,11 @@ extension PrepareRun {
 
 /// The part file's record kinds.
 private enum PartKind: UInt8 {
-    case document = 0, blank, empty, invalidJSON, missingText, textNotString, invalidUTF8
+    case document = 0, blank, empty, invalidJSON, missingText, textNotString, invalidUTF8, example, chatMessages
 }
 
 private let partMagic = Array("TAIPANPT".utf8)
-private let partVersion: UInt32 = 1
+private let partVersion: UInt32 = 2
 
 /// Writes one input's outcomes to `path.tmp`; `finish` renames it to `path`.
 private final class PartWriter {
@@ -158,15 +159,17 @@ private final class PartWriter {
 
     func write(_ outcome: PrepareRun.Outcome, line: Int) throws {
         switch outcome {
-        case .tokens(let tokens, let source):
-            buffer.append(PartKind.document.rawValue)
+        case .tokens(let tokens, let promptCount, let source):
+            // An example without a prompt reads back the same as a document.
+            buffer.append((promptCount > 0 ? PartKind.example : PartKind.document).rawValue)
             append(UInt64(line))
             appendString(source)
+            if promptCount > 0 { append(UInt32(promptCount)) }
             append(UInt32(tokens.count))
             for token in tokens { append(UInt32(bitPattern: token)) }
         case .other(let decoded):
             switch decoded {
-            case .document:
+            case .document, .example:
                 preconditionFailure("tokenised documents arrive as .tokens")
             case .blank: header(.blank, line)
             case .empty: header(.empty, line)
@@ -174,6 +177,7 @@ private final class PartWriter {
             case .bad(.missingText(let field)): header(.missingText, line); appendString(field)
             case .bad(.textNotString(let field)): header(.textNotString, line); appendString(field)
             case .bad(.invalidUTF8): header(.invalidUTF8, line)
+            case .bad(.chatMessages(let field)): header(.chatMessages, line); appendString(field)
             }
         }
         if buffer.count >= 1 << 20 { try flush() }
@@ -252,20 +256,23 @@ private final class PartReader {
         guard let kind = PartKind(rawValue: kindByte) else { throw DataError.io(path: path, reason: "unknown record kind \(kindByte)") }
         let line = Int(try read() as UInt64)
         switch kind {
-        case .document:
+        case .document, .example:
             let source = try readString()
+            let promptCount = kind == .example ? Int(try read() as UInt32) : 0
             let count = Int(try read() as UInt32)
+            guard promptCount <= count else { throw DataError.io(path: path, reason: "an example's prompt is longer than the example") }
             guard offset + 4 * count <= bytes.count else { throw truncated() }
             var tokens = [Int32](repeating: 0, count: count)
             tokens.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 4 * count)])) }
             offset += 4 * count
-            return (.tokens(tokens.map { Int32(littleEndian: $0) }, source: source), line)
+            return (.tokens(tokens.map { Int32(littleEndian: $0) }, promptCount: promptCount, source: source), line)
         case .blank: return (.other(.blank), line)
         case .empty: return (.other(.empty), line)
         case .invalidJSON: return (.other(.bad(.invalidJSON(try readString()))), line)
         case .missingText: return (.other(.bad(.missingText(field: try readString()))), line)
         case .textNotString: return (.other(.bad(.textNotString(field: try readString()))), line)
         case .invalidUTF8: return (.other(.bad(.invalidUTF8)), line)
+        case .chatMessages: return (.other(.bad(.chatMessages(field: try readString()))), line)
         }
     }
 

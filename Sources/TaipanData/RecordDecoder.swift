@@ -1,7 +1,8 @@
 // RecordDecoder.swift — turns one raw record of a text shard into a document: a JSON Lines
 // record (`{"text": …, "meta": {"pile_set_name": …}}`, as The Pile and SlimPajama ship
-// them) or the whole of a plain-text file. Decoding is pure, so batches decode in parallel;
-// the bad-record policy is applied afterwards, in input order.
+// them) or the whole of a plain-text file; or, for fine-tuning data, into an example
+// (`{"prompt": …, "completion": …}`, the field names configurable). Decoding is pure, so
+// batches decode in parallel; the bad-record policy is applied afterwards, in input order.
 
 /// A document of a text shard: its text and the name of the source it came from.
 public struct Document: Equatable, Sendable {
@@ -12,6 +13,28 @@ public struct Document: Equatable, Sendable {
         self.text = text
         self.source = source
     }
+}
+
+/// A prompt/completion example of a fine-tuning set: the loss counts the completion only.
+public struct Example: Equatable, Sendable {
+    public var prompt: String
+    public var completion: String
+    public var source: String
+
+    public init(prompt: String, completion: String, source: String) {
+        self.prompt = prompt
+        self.completion = completion
+        self.source = source
+    }
+}
+
+/// What the records of the inputs hold.
+public enum DataFormat: String, Sendable, Codable, CaseIterable {
+    /// Documents of text (`text_field`), every token a target.
+    case text
+    /// Examples with a prompt and a completion (`prompt_field`, `completion_field`), the
+    /// completion's tokens (and the end-of-text) the only targets.
+    case promptCompletion = "prompt_completion"
 }
 
 /// The layout of a text shard, chosen by its file name.
@@ -53,22 +76,34 @@ public struct RecordOptions: Sendable {
     public var policy: BadRecordPolicy
     /// Whether a plain-text file is one document or a document per line.
     public var plainTextDocuments: PlainTextDocuments
+    /// Documents or prompt/completion examples.
+    public var format: DataFormat
+    /// The dotted key path of an example's prompt.
+    public var promptField: String
+    /// The dotted key path of an example's completion.
+    public var completionField: String
 
     public init(textField: String = "text", sourceField: String = "meta.pile_set_name",
                 defaultSource: String = "unknown", policy: BadRecordPolicy = .fail,
-                plainTextDocuments: PlainTextDocuments = .file) {
+                plainTextDocuments: PlainTextDocuments = .file, format: DataFormat = .text,
+                promptField: String = "prompt", completionField: String = "completion") {
         self.textField = textField
         self.sourceField = sourceField
         self.defaultSource = defaultSource
         self.policy = policy
         self.plainTextDocuments = plainTextDocuments
+        self.format = format
+        self.promptField = promptField
+        self.completionField = completionField
     }
 }
 
 /// The outcome of decoding one record.
 public enum DecodedRecord: Sendable {
     case document(Document)
-    /// A record whose text is empty.
+    /// A prompt/completion example (`DataFormat.promptCompletion` only).
+    case example(Example)
+    /// A record whose text (or prompt and completion) is empty.
     case empty
     /// A JSON Lines line holding only whitespace.
     case blank
@@ -80,9 +115,17 @@ public struct RecordDecoder: Sendable {
     public let options: RecordOptions
     private let extractor: JSONFieldExtractor
 
+    /// The key of a chat record's message list, recognised only to refuse it clearly.
+    static let chatMessagesField = "messages"
+
     public init(options: RecordOptions) {
         self.options = options
-        extractor = JSONFieldExtractor(paths: [options.textField, options.sourceField])
+        switch options.format {
+        case .text: extractor = JSONFieldExtractor(paths: [options.textField, options.sourceField])
+        case .promptCompletion:
+            extractor = JSONFieldExtractor(
+                paths: [options.sourceField, options.promptField, options.completionField, Self.chatMessagesField])
+        }
     }
 
     /// Decodes `record`; `plainTextSource` names the source of a plain-text file.
@@ -103,24 +146,47 @@ public struct RecordDecoder: Sendable {
                 case .syntax: return .bad(.invalidJSON("\(error.message) at byte \(error.offset + 1)"))
                 }
             }
-            let text: String
-            switch fields[0] {
-            case .missing: return .bad(.missingText(field: options.textField))
-            case .notString: return .bad(.textNotString(field: options.textField))
-            case .string(let value): text = value
-            }
-            if text.isEmpty { return .empty }
             var source = options.defaultSource
-            if case .string(let value) = fields[1], !value.isEmpty { source = value }
-            return .document(Document(text: text, source: source))
+            switch options.format {
+            case .text:
+                if case .string(let value) = fields[1], !value.isEmpty { source = value }
+                return decodeDocument(fields[0], source: source)
+            case .promptCompletion:
+                if case .string(let value) = fields[0], !value.isEmpty { source = value }
+                return decodeExample(prompt: fields[1], completion: fields[2], messages: fields[3], source: source)
+            }
         }
     }
 
-    /// Applies the bad-record policy to a decoded record: returns its document, nil for a
-    /// record to skip (counted in `skipped`), or throws for a bad record under `.fail`.
+    private func decodeDocument(_ field: JSONField, source: String) -> DecodedRecord {
+        switch field {
+        case .missing: return .bad(.missingText(field: options.textField))
+        case .notString: return .bad(.textNotString(field: options.textField))
+        case .string(let text): return text.isEmpty ? .empty : .document(Document(text: text, source: source))
+        }
+    }
+
+    private func decodeExample(prompt: JSONField, completion: JSONField, messages: JSONField, source: String) -> DecodedRecord {
+        if prompt == .missing && messages != .missing { return .bad(.chatMessages(field: Self.chatMessagesField)) }
+        var texts: [String] = []
+        for (field, name) in [(prompt, options.promptField), (completion, options.completionField)] {
+            switch field {
+            case .missing: return .bad(.missingText(field: name))
+            case .notString: return .bad(.textNotString(field: name))
+            case .string(let text): texts.append(text)
+            }
+        }
+        if texts[0].isEmpty && texts[1].isEmpty { return .empty }
+        return .example(Example(prompt: texts[0], completion: texts[1], source: source))
+    }
+
+    /// Applies the bad-record policy to a decoded record: returns its document (an example's
+    /// prompt followed by its completion), nil for a record to skip (counted in `skipped`), or
+    /// throws for a bad record under `.fail`.
     public func accept(_ decoded: DecodedRecord, path: String, line: Int, skipped: inout SkippedRecords) throws -> Document? {
         switch decoded {
         case .document(let document): return document
+        case .example(let example): return Document(text: example.prompt + example.completion, source: example.source)
         case .blank: return nil
         case .empty:
             skipped.emptyDocuments += 1

@@ -4,6 +4,11 @@
 // library and Perl's modules. File lists are sorted, so the sample depends only on the
 // machine's installed packages; a file whose bytes come out the same is left untouched (its
 // modification time too), so re-running it does not make the token shards look stale.
+//
+// It also writes a small fine-tuning set made from the sample's Python files
+// (`finetune-train.jsonl.zst`, and every tenth example in `finetune-val.jsonl.zst`): one
+// `{"prompt", "completion"}` example per short function that has a docstring, the prompt its
+// `def` line(s) and docstring, the completion its body.
 
 import Foundation
 
@@ -57,6 +62,8 @@ public struct SampleSummary: Sendable {
     /// Documents and text bytes per source.
     public var documents: [String: Int]
     public var bytes: [String: Int]
+    /// Prompt/completion examples in the fine-tuning set, by split ("train", "val").
+    public var examples: [String: Int] = [:]
     public var totalBytes: Int { bytes.values.reduce(0, +) }
 }
 
@@ -64,6 +71,11 @@ public struct SampleSummary: Sendable {
 public enum SampleDataset {
     /// Files above this size are left out, so no single file dominates a source.
     public static let largestFile = 256 << 10
+    /// Fine-tuning examples longer than this (prompt and completion, in bytes) are left out,
+    /// so that an example fits a row of 256 tokens of the sample's tokenizer.
+    public static let largestExample = 512
+    /// Every this-many-th fine-tuning example goes to its validation file.
+    public static let exampleValidationEvery = 10
 
     /// Writes `train-NNNNN.jsonl.zst` shards of about `shardBytes` of text and one
     /// `val-00000.jsonl.zst` (every `validationEvery`-th document) into `directory`.
@@ -121,7 +133,74 @@ public enum SampleDataset {
         }
         if !shard.isEmpty { try write(shard, to: directory, name: "train", number: shardNumber, into: &summary) }
         try write(validation, to: directory, name: "val", number: 0, into: &summary)
+        let python = Set(sources.filter { $0.suffixes.contains(".py") }.map(\.name))
+        let examples = ordered.filter { python.contains($0.source) }.flatMap { document in
+            functionExamples(python: document.text, source: document.source, largest: largestExample)
+        }
+        for (split, held) in [("train", false), ("val", true)] {
+            let chosen = examples.indices.filter { ($0 % exampleValidationEvery == exampleValidationEvery - 1) == held }.map { examples[$0] }
+            try write(chosen.map(jsonLine), to: directory + "/finetune-" + split + ".jsonl.zst", into: &summary)
+            summary.examples[split] = chosen.count
+        }
         return summary
+    }
+
+    /// Prompt/completion examples from Python source: for each function (`def` or `async def`,
+    /// at any depth) whose signature is followed at once by a docstring and whose body is not
+    /// empty, the prompt is the signature and the docstring, the completion the body (each
+    /// line with a newline), all without the `def` line's indentation. Examples longer than
+    /// `largest` bytes are left out.
+    static func functionExamples(python text: String, source: String, largest: Int) -> [Example] {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        func indentation(_ line: Substring) -> Int { line.prefix { $0 == " " }.count }
+        func isBlank(_ line: Substring) -> Bool { line.allSatisfy { $0 == " " || $0 == "\t" || $0 == "\r" } }
+        var examples: [Example] = []
+        for (start, line) in lines.enumerated() {
+            let indent = indentation(line), code = line.dropFirst(indent)
+            guard code.hasPrefix("def ") || code.hasPrefix("async def ") else { continue }
+            // The signature ends at the first line ending in ':' outside brackets.
+            var depth = 0, signatureEnd: Int?
+            for index in start..<min(lines.count, start + 20) {
+                for character in lines[index] {
+                    if "([{".contains(character) { depth += 1 } else if ")]}".contains(character) { depth -= 1 }
+                }
+                if depth == 0 && lines[index].reversed().drop(while: \.isWhitespace).first == ":" {
+                    signatureEnd = index
+                    break
+                }
+            }
+            guard let signatureEnd, signatureEnd + 1 < lines.count else { continue }
+            let first = lines[signatureEnd + 1]
+            let opening = first.dropFirst(indentation(first))
+            guard indentation(first) > indent,
+                  let prefix = [#"""""#, "'''", #"r""""#, "r'''"].first(where: { opening.hasPrefix($0) })
+            else { continue }
+            let quote = String(prefix.suffix(3))
+            // The docstring ends on the line holding the closing quotes.
+            var docstringEnd: Int?
+            for index in (signatureEnd + 1)..<lines.count {
+                if (index == signatureEnd + 1 ? opening.dropFirst(prefix.count) : lines[index]).contains(quote) {
+                    docstringEnd = index
+                    break
+                }
+            }
+            guard let docstringEnd else { continue }
+            // The body: the lines after it, up to the first non-blank line at the def's
+            // indentation or less (blank lines inside it kept, after it dropped).
+            var bodyEnd = docstringEnd + 1
+            for index in (docstringEnd + 1)..<lines.count where !isBlank(lines[index]) {
+                if indentation(lines[index]) <= indent { break }
+                bodyEnd = index + 1
+            }
+            guard bodyEnd > docstringEnd + 1 else { continue }
+            func dedented(_ range: Range<Int>) -> String {
+                lines[range].map { isBlank($0) ? "\n" : String($0.dropFirst(indent)) + "\n" }.joined()
+            }
+            let example = Example(
+                prompt: dedented(start..<(docstringEnd + 1)), completion: dedented((docstringEnd + 1)..<bodyEnd), source: source)
+            if example.prompt.utf8.count + example.completion.utf8.count <= largest { examples.append(example) }
+        }
+        return examples
     }
 
     /// The files of `source`, sorted by path within each root.
@@ -144,15 +223,19 @@ public enum SampleDataset {
         return found
     }
 
-    /// Writes `documents` as `NAME-NUMBER.jsonl.zst` through a temporary file, which replaces
-    /// the file unless that already holds the same bytes; records the path in `summary`.
+    /// Writes `documents` as `NAME-NUMBER.jsonl.zst` (see `write(_:to:into:)`).
     static func write(_ documents: [Document], to directory: String, name: String, number: Int,
                       into summary: inout SampleSummary) throws {
-        let path = directory + "/" + name + "-" + String(format: "%05d", number) + ".jsonl.zst"
+        try write(documents.map(jsonLine), to: directory + "/" + name + "-" + String(format: "%05d", number) + ".jsonl.zst", into: &summary)
+    }
+
+    /// Writes `lines` to `path` as zstd through a temporary file, which replaces the file
+    /// unless that already holds the same bytes; records the path in `summary`.
+    static func write(_ lines: [String], to path: String, into summary: inout SampleSummary) throws {
         let temporary = path + ".tmp"
         let writer = try ZstdWriter(path: temporary, level: 9)
-        for document in documents {
-            try writer.write(jsonLine(document))
+        for line in lines {
+            try writer.write(line)
         }
         try writer.finish()
         summary.files.append(path)
@@ -167,6 +250,12 @@ public enum SampleDataset {
     /// `{"text": …, "meta": {"pile_set_name": …}}` and a newline.
     static func jsonLine(_ document: Document) -> String {
         "{\"text\": \(TokenizerFile.quote(document.text)), \"meta\": {\"pile_set_name\": \(TokenizerFile.quote(document.source))}}\n"
+    }
+
+    /// `{"prompt": …, "completion": …, "meta": {"pile_set_name": …}}` and a newline.
+    static func jsonLine(_ example: Example) -> String {
+        "{\"prompt\": \(TokenizerFile.quote(example.prompt)), \"completion\": \(TokenizerFile.quote(example.completion)), "
+            + "\"meta\": {\"pile_set_name\": \(TokenizerFile.quote(example.source))}}\n"
     }
 
 }

@@ -1,5 +1,6 @@
 // Evaluation.swift — validation loss and perplexity: of a run while it trains, and of a saved
-// checkpoint or a run's newest checkpoint for `taipan eval`.
+// checkpoint or a run's newest checkpoint for `taipan eval`. For prompt/completion data the
+// loss is the completion loss: only the targets the batches mark count.
 
 import Foundation
 import TaipanCheckpoint
@@ -9,10 +10,10 @@ import TaipanTensor
 
 /// A validation result.
 public struct EvaluationResult: Sendable {
-    /// The mean next-token cross-entropy.
+    /// The mean next-token cross-entropy (for prompt/completion data, of the completions).
     public var loss: Double
     public var perplexity: Double { Foundation.exp(loss) }
-    /// The tokens the loss averages over.
+    /// The targets the loss averages over.
     public var tokens: Int
     /// The model directory evaluated.
     public var model: String
@@ -20,22 +21,23 @@ public struct EvaluationResult: Sendable {
 
 public enum Evaluation {
     /// The mean next-token loss over the first `batches` batches of `batcher` (in order,
-    /// whatever its position), recording no graph.
-    static func validationLoss(model: MambaLM, batcher: Batcher, batches: Int) throws -> Double {
-        let (batchSize, length) = (batcher.batchSize, batcher.sequenceLength)
+    /// whatever its position), recording no graph, and the targets it averages over: every
+    /// target for text, the completions' (and end-of-text ids) for examples.
+    static func validationLoss(model: MambaLM, batcher: Batcher, batches: Int) throws -> (loss: Double, targets: Int) {
+        let (batchSize, length) = (batcher.rows.count, batcher.sequenceLength)
         let count = min(batches, batcher.batchesPerEpoch)
         model.setAdapterMode(training: false)
-        var total = 0.0
+        var total = 0.0, targetCount = 0
         try withoutGradients { () throws -> Void in
             for index in 0..<count {
-                var tokens = [Int32](repeating: 0, count: batchSize * (length + 1))
-                tokens.withUnsafeMutableBufferPointer { batcher.fill($0.baseAddress!, epoch: 0, batch: index) }
-                let (inputs, targets) = TrainingStep.split(tokens, batchSize: batchSize, length: length)
+                let batch = batcher.batch(epoch: 0, index: index)
+                let (inputs, targets) = TrainingStep.split(batch.tokens, counted: batch.counted, batchSize: batchSize, length: length)
                 let logits = try model.forward(ids: inputs, batch: batchSize, length: length).logits
-                total += Double(try crossEntropy(logits: logits, targets: targets, reduction: .sum).item)
+                total += Double(try crossEntropy(logits: logits, targets: targets, ignoreIndex: TrainingStep.ignoredTarget, reduction: .sum).item)
+                targetCount += targets.count { $0 != TrainingStep.ignoredTarget }
             }
         }
-        return total / Double(count * batchSize * length)
+        return (total / Double(max(targetCount, 1)), targetCount)
     }
 
     /// Evaluates `target`: a checkpoint directory (its `state.json` says which data), or a
@@ -84,8 +86,7 @@ public enum Evaluation {
         } catch {
             throw TrainError.config("data.validation: \(error)")
         }
-        let count = min(batches ?? batcher.batchesPerEpoch, batcher.batchesPerEpoch)
-        let loss = try validationLoss(model: model, batcher: batcher, batches: count)
-        return EvaluationResult(loss: loss, tokens: count * batcher.batchSize * batcher.sequenceLength, model: modelDirectory)
+        let result = try validationLoss(model: model, batcher: batcher, batches: batches ?? batcher.batchesPerEpoch)
+        return EvaluationResult(loss: result.loss, tokens: result.targets, model: modelDirectory)
     }
 }

@@ -1,10 +1,11 @@
 // TrainCheckpoint.swift — a training checkpoint: a Hugging Face model directory
 // (`config.json`, `model.safetensors`) plus `optimizer.safetensors` (AdamW's moments as
-// `exp_avg.NAME` / `exp_avg_sq.NAME`, its update count in the metadata) and `state.json`,
-// whose checksums cover the other three. A LoRA run's checkpoint holds a PEFT adapter
-// directory (`adapter_config.json`, `adapter_model.safetensors`) instead of the model: the
-// frozen base stays where `model.init_from` points. Written through `CheckpointStore`, so it
-// only counts once complete.
+// `exp_avg.NAME` / `exp_avg_sq.NAME`, its update count in the metadata), the run's
+// `tokenizer.json` when it has one (as Hugging Face model directories carry theirs, so that
+// `taipan generate` needs no --tokenizer), and `state.json`, whose checksums cover the other
+// files. A LoRA run's checkpoint holds a PEFT adapter directory (`adapter_config.json`,
+// `adapter_model.safetensors`) instead of the model: the frozen base stays where
+// `model.init_from` points. Written through `CheckpointStore`, so it only counts once complete.
 
 import Foundation
 import TaipanCheckpoint
@@ -14,23 +15,30 @@ import TaipanOptim
 
 enum TrainCheckpoint {
     static let optimizerFileName = "optimizer.safetensors"
+    static let tokenizerFileName = "tokenizer.json"
 
     /// The files `state.json`'s checksums cover: the model's, or a LoRA run's adapter's.
     static func checksummedFiles(lora: LoRASettings?) -> [String] {
         (lora == nil ? [configFileName, singleWeightsFileName] : [adapterConfigFileName, adapterWeightsFileName]) + [optimizerFileName]
     }
 
-    /// Saves `model` (or, with `lora`, its adapter on the base at `baseModel`), `optimizer`
-    /// and `state` as the checkpoint of `state.step`.
+    /// Saves `model` (or, with `lora`, its adapter on the base at `baseModel`), `optimizer`,
+    /// `state` and the run's `tokenizerJSON` (when it has one) as the checkpoint of `state.step`.
     @discardableResult
     static func save(
-        store: CheckpointStore, model: MambaLM, lora: LoRASettings? = nil, baseModel: String? = nil, optimizer: AdamW, state: TrainState
+        store: CheckpointStore, model: MambaLM, lora: LoRASettings? = nil, baseModel: String? = nil, optimizer: AdamW, state: TrainState,
+        tokenizerJSON: Data? = nil
     ) throws -> String {
         try store.save(step: state.step) { directory in
             if let lora {
                 try model.saveAdapter(settings: lora, directory: directory, baseModel: baseModel)
             } else {
                 try model.save(directory: directory)
+            }
+            if let tokenizerJSON {
+                try writeAtomically(path: (directory as NSString).appendingPathComponent(tokenizerFileName)) { file throws(CheckpointError) in
+                    try file.write(String(decoding: tokenizerJSON, as: UTF8.self))
+                }
             }
             var writer = SafeTensorsWriter(metadata: ["format": "taipan-adamw", "update_count": String(optimizer.stepCount)])
             for slot in optimizer.slots {
@@ -40,7 +48,7 @@ enum TrainCheckpoint {
             }
             try writer.write(to: (directory as NSString).appendingPathComponent(optimizerFileName))
             var state = state
-            for file in checksummedFiles(lora: lora) {
+            for file in checksummedFiles(lora: lora) + (tokenizerJSON == nil ? [] : [tokenizerFileName]) {
                 state.checksums[file] = try fileSHA256(path: (directory as NSString).appendingPathComponent(file))
             }
             let encoder = JSONEncoder()
@@ -58,7 +66,7 @@ enum TrainCheckpoint {
     /// `state.json`; returns the state.
     static func restore(directory: String, model: MambaLM, lora: LoRASettings? = nil, optimizer: AdamW) throws -> TrainState {
         let state = try TrainState.read(from: (directory as NSString).appendingPathComponent(TrainState.fileName))
-        for file in checksummedFiles(lora: lora) {
+        for file in checksummedFiles(lora: lora) + (state.checksums[tokenizerFileName] == nil ? [] : [tokenizerFileName]) {
             let path = (directory as NSString).appendingPathComponent(file)
             guard let expected = state.checksums[file] else { throw TrainError.run("\(directory)/state.json: no checksum for \(file)") }
             guard try fileSHA256(path: path) == expected else {

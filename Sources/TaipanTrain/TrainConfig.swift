@@ -120,6 +120,13 @@ public struct DataSection: Equatable, Sendable {
     public var textField = "text"
     /// The dotted key path of a JSON record's source name.
     public var sourceField = "meta.pile_set_name"
+    /// What the records hold: text documents, or prompt/completion examples, each alone in a
+    /// padded row, whose loss counts the completion (and the end-of-text) only.
+    public var format = DataFormat.text
+    /// The dotted key path of an example's prompt.
+    public var promptField = "prompt"
+    /// The dotted key path of an example's completion.
+    public var completionField = "completion"
     /// What a bad record (not JSON, no text, invalid UTF-8) does: stop the run, or be counted.
     public var badRecords = BadRecordPolicy.fail
     /// Where prepared token shards are cached; empty means `RUN/data`.
@@ -565,6 +572,7 @@ public struct TrainConfig: Equatable, Sendable {
             ("data.train", data.train), ("data.validation", data.validation),
             ("optimizer.no_decay", optimizer.noDecay), ("train.frozen", training.frozen),
             ("data.text_field", [data.textField]), ("data.source_field", [data.sourceField]),
+            ("data.prompt_field", [data.promptField]), ("data.completion_field", [data.completionField]),
             ("train.run_dir", [training.runDirectory]),
         ]
         for (name, values) in nonEmpty where values.contains("") {

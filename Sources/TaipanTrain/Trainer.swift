@@ -181,7 +181,14 @@ public final class Trainer {
             let full = trainable.map(\.count).reduce(0, +) - adapted
             log.message("LoRA: rank \(lora.rank), alpha \(lora.alpha), \(model.adapters.count) adapters (\(adapted.formatted()) parameters) on \(lora.targetModules.joined(separator: ", "))" + (full > 0 ? ", \(full.formatted()) parameters of \(lora.modulesToSave.joined(separator: ", ")) in full" : "") + "; the base model is frozen")
         }
-        log.message("data: \(data.train.reduce(0) { $0 + $1.tokenCount }.formatted()) training tokens, \(batcher.batchesPerEpoch) batches per epoch; \(tokensPerStep) tokens per step; \(steps) steps")
+        if batcher.examples {
+            log.message("data: \(batcher.windowCount.formatted()) prompt/completion examples, one a row of \(length + 1) ids (padded), \(batcher.batchesPerEpoch) batches per epoch; \(steps) steps; the loss counts completions only")
+            if batcher.truncatedExamples > 0 {
+                log.message("note: \(batcher.truncatedExamples) of \(batcher.windowCount) training examples are longer than \(length + 1) ids and are cut; raise data.sequence_length to keep them whole")
+            }
+        } else {
+            log.message("data: \(data.train.reduce(0) { $0 + $1.tokenCount }.formatted()) training tokens, \(batcher.batchesPerEpoch) batches per epoch; \(tokensPerStep) tokens per step; \(steps) steps")
+        }
         if communicator.size > 1 {
             log.message("data parallel: \(communicator.size) ranks (\(communicator.localSize) on this host), \(Threads.count) thread(s) each; rank 0 takes \(batcher.rows.count) of every \(batchSize) sequences")
         }
@@ -218,7 +225,7 @@ public final class Trainer {
             let learningRate = schedule.rate(at: state.step)
             // Micro-batches → backward (→ gradients summed over the ranks).
             stopAgreed = stop.isRequested
-            let loss = try step.accumulateGradients(stop: &stopAgreed) { batcher.next().tokens }
+            let loss = try step.accumulateGradients(stop: &stopAgreed) { let batch = batcher.next(); return (batch.tokens, batch.counted) }
             // Clip, then step — unless the loss or the gradient is not finite.
             let (norm, updated) = step.update(loss: loss, learningRate: learningRate)
             if updated {
@@ -278,7 +285,7 @@ public final class Trainer {
     @discardableResult
     func evaluate() throws -> Double? {
         guard let validation else { return nil }
-        let loss = try Evaluation.validationLoss(model: model, batcher: validation, batches: config.evaluation.batches)
+        let loss = try Evaluation.validationLoss(model: model, batcher: validation, batches: config.evaluation.batches).loss
         log.evaluation(step: state.step, loss: loss)
         return loss
     }
@@ -289,7 +296,8 @@ public final class Trainer {
         guard communicator.isRoot else { return store.path(step: state.step) }
         state.randomState = generator.state
         let path = try TrainCheckpoint.save(
-            store: store, model: model, lora: lora, baseModel: config.model.initFrom, optimizer: optimizer, state: state)
+            store: store, model: model, lora: lora, baseModel: config.model.initFrom, optimizer: optimizer, state: state,
+            tokenizerJSON: data.tokenizerJSON)
         store.prune(keepLast: config.checkpoint.keepLast, keepEvery: config.checkpoint.keepEvery)
         log.message("checkpoint: \(path)")
         return path

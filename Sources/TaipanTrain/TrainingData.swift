@@ -1,6 +1,8 @@
 // TrainingData.swift — the token shards a run reads: either a token directory prepared by
 // `taipan data prepare`, or raw text shards that are prepared here once and cached (a
-// re-run with unchanged inputs finds the cache complete and skips the work).
+// re-run with unchanged inputs finds the cache complete and skips the work). Text documents
+// or prompt/completion examples, as `data.format` says; a prepared directory must hold that
+// format.
 
 import Foundation
 import TaipanData
@@ -15,6 +17,9 @@ struct TrainingData {
     let vocabularySize: Int
     /// The id that ends every document.
     let endOfText: Int32
+    /// The bytes of the `tokenizer.json` that made the shards, which checkpoints carry; nil
+    /// for the byte tokenizer, or when the file is gone or changed since.
+    let tokenizerJSON: Data?
 
     /// Resolves the `[data]` section: prepared token directories are used as they are; raw
     /// inputs are prepared into `cacheDirectory` first (progress through `log`).
@@ -37,7 +42,8 @@ struct TrainingData {
             options.validationFraction = config.validationFraction
             options.record = RecordOptions(
                 textField: config.textField, sourceField: config.sourceField,
-                policy: config.badRecords)
+                policy: config.badRecords, format: config.format,
+                promptField: config.promptField, completionField: config.completionField)
             options.threads = threads
             log("preparing token shards from \(trainInputs.count) input(s) into \(cacheDirectory)")
             // Whole lines, since they share standard output with the training log: every second
@@ -50,6 +56,7 @@ struct TrainingData {
             directory = cacheDirectory
         }
         let manifest = try DataManifest.load(directory: directory)
+        try checkFormat(manifest, directory: directory, expected: config.format)
         func shards(_ split: String) throws -> [TokenShard] {
             try manifest.shards.filter { $0.split == split }.map { try TokenShard(path: (directory as NSString).appendingPathComponent($0.file)) }
         }
@@ -57,6 +64,7 @@ struct TrainingData {
         var validation = try shards("val")
         if validation.isEmpty, let preparedValidation = preparedDirectory(validationInputs) {
             let other = try DataManifest.load(directory: preparedValidation)
+            try checkFormat(other, directory: preparedValidation, expected: config.format)
             guard other.settings.tokenizer.sha256 == identity.sha256 else {
                 throw TrainError.config("data.validation: \(preparedValidation) was tokenized with another tokenizer than \(directory)")
             }
@@ -66,10 +74,26 @@ struct TrainingData {
             throw TrainError.config("data.tokenizer: \(identity.name) has no end-of-text token, so documents cannot be separated")
         }
         let tokenizerName = config.tokenizer.isEmpty ? identity.name : config.tokenizer
-        let tokenizer = try? LoadedTokenizer(named: tokenizerName).tokenizer
+        let loaded = try? LoadedTokenizer(named: tokenizerName)
+        // The very bytes the shards were made with, or none: a checkpoint must not carry
+        // another tokenizer than its data's.
+        let json = loaded.flatMap { loaded -> Data? in
+            guard loaded.identity.name != LoadedTokenizer.byteName,
+                  let bytes = FileManager.default.contents(atPath: loaded.identity.name),
+                  SHA256.hash([UInt8](bytes)) == identity.sha256 else { return nil }
+            return bytes
+        }
         return TrainingData(
-            train: try shards("train"), validation: validation, tokenizer: tokenizer,
-            vocabularySize: identity.vocabularySize, endOfText: endOfText)
+            train: try shards("train"), validation: validation, tokenizer: loaded?.tokenizer,
+            vocabularySize: identity.vocabularySize, endOfText: endOfText, tokenizerJSON: json)
+    }
+
+    /// Refuses a token directory of another format than `data.format`.
+    private static func checkFormat(_ manifest: DataManifest, directory: String, expected: DataFormat) throws {
+        guard manifest.format == expected else {
+            throw TrainError.config(
+                "data.format: \"\(expected.rawValue)\", but \(directory) holds \(manifest.format.rawValue) data; set data.format = \"\(manifest.format.rawValue)\" or prepare the inputs again")
+        }
     }
 
     /// The directory when `inputs` names exactly one prepared token directory.

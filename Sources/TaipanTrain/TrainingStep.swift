@@ -2,7 +2,8 @@
 // `taipan bench train`: A micro-batches forward and backward, the gradients summed over the
 // ranks of a data-parallel job, global-norm clipping, and the AdamW update unless the loss or
 // the gradient is not finite. After the sum every rank holds the same gradient, so every rank
-// takes the same update.
+// takes the same update. For prompt/completion examples the loss counts only the targets the
+// batch marks (completions and end-of-text ids), averaged over those of the whole step.
 //
 // Dimension letters: B global batch size (all ranks), L sequence length, A gradient
 // accumulation.
@@ -45,34 +46,54 @@ public struct TrainingStep {
     /// Targets of one step, all ranks together: A·B·L.
     public var targetsPerStep: Int { batchSize * length * accumulation }
 
-    /// Runs this rank's rows of A micro-batches (each `rows` windows of L + 1 ids from
+    /// Runs this rank's rows of A micro-batches of text (each `rows` windows of L + 1 ids from
     /// `nextBatch`) forward and backward, sums the gradients over the ranks and returns the
     /// mean loss of the whole step. Each micro-batch adds the gradient of its summed loss
     /// divided by all targets of the step (all ranks), so A micro-batches of B on R ranks give
     /// the gradient of one batch of A·B on one.
     public func accumulateGradients(_ nextBatch: () -> [Int32]) throws -> Double {
         var stop = false
-        return try accumulateGradients(stop: &stop, nextBatch)
+        return try accumulateGradients(stop: &stop) { (nextBatch(), nil) }
     }
 
-    /// As `accumulateGradients(_:)`; `stop` comes in as this rank's wish to stop after this
-    /// step and goes out true when any rank's was, so that all ranks stop at the same step.
-    public func accumulateGradients(stop: inout Bool, _ nextBatch: () -> [Int32]) throws -> Double {
+    /// As `accumulateGradients(_:)`, for text or examples: where a micro-batch comes with
+    /// `counted` (which ids the loss counts, as the batcher gives them for examples), only
+    /// those targets count, and the step's divisor is their number over all micro-batches and
+    /// ranks, so that 1 rank and R ranks agree. `stop` comes in as this rank's wish to stop
+    /// after this step and goes out true when any rank's was, so that all ranks stop at the
+    /// same step.
+    public func accumulateGradients(
+        stop: inout Bool, _ nextBatch: () -> (tokens: [Int32], counted: [Bool]?)
+    ) throws -> Double {
         // The trainable tensors include LoRA adapters, which are not among the model's parameters.
         for parameter in trainable { parameter.zeroGrad() }
+        // Every micro-batch is taken first: with examples, the divisor (the counted targets of
+        // the whole step) must be known before the first backward pass.
+        var examples = false
+        let pairs = (0..<accumulation).map { _ in
+            let batch = nextBatch()
+            examples = examples || batch.counted != nil
+            return Self.split(batch.tokens, counted: batch.counted, batchSize: rows, length: length)
+        }
+        var targets = targetsPerStep
+        if examples {
+            let local = pairs.reduce(0) { sum, pair in sum + pair.targets.count { $0 != Self.ignoredTarget } }
+            targets = exchange.communicator.size > 1 ? Int(try exchange.communicator.allreduceSum([Double(local)])[0]) : local
+        }
+        // A step whose examples have no counted target (prompts that fill their rows) adds nothing.
+        let divisor = max(targets, 1)
         var lossSum = 0.0
         let adapted = !model.adapters.isEmpty
-        for microBatch in 0..<accumulation {
+        for (microBatch, (inputs, targets)) in pairs.enumerated() {
             if adapted {
                 // Dropout masks from (step, micro-batch, rank): a resumed run draws the same.
                 let key = UInt64(optimizer.stepCount) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(microBatch) << 32 ^ UInt64(exchange.communicator.rank)
                 model.setAdapterMode(training: true, dropoutKey: key)
             }
-            let (inputs, targets) = Self.split(nextBatch(), batchSize: rows, length: length)
             let logits = try model.forward(ids: inputs, batch: rows, length: length).logits
-            let loss = try crossEntropy(logits: logits, targets: targets, reduction: .sum)
+            let loss = try crossEntropy(logits: logits, targets: targets, ignoreIndex: Self.ignoredTarget, reduction: .sum)
             lossSum += Double(loss.item)
-            (loss * (1 / Float(targetsPerStep))).backward()
+            (loss * (1 / Float(divisor))).backward()
         }
         if exchange.communicator.size > 1 {
             try exchange.sumGradients()
@@ -80,7 +101,7 @@ public struct TrainingStep {
             lossSum = totals[0]
             stop = totals[1] > 0
         }
-        return lossSum / Double(targetsPerStep)
+        return lossSum / Double(divisor)
     }
 
     /// Returns the seconds spent summing gradients over the ranks since the last call.
@@ -95,15 +116,25 @@ public struct TrainingStep {
         return (norm, true)
     }
 
-    /// Inputs (B·L) and next-token targets (B·L) from B windows of L + 1 ids.
-    public static func split(_ tokens: [Int32], batchSize: Int, length: Int) -> (inputs: [Int32], targets: [Int32]) {
+    /// The target the loss skips: a prompt id or padding.
+    public static let ignoredTarget: Int32 = -100
+
+    /// Inputs (B·L) and next-token targets (B·L) from B windows of L + 1 ids; where `counted`
+    /// (B·(L+1)) says an id is not counted, its target is `ignoredTarget`.
+    public static func split(
+        _ tokens: [Int32], counted: [Bool]? = nil, batchSize: Int, length: Int
+    ) -> (inputs: [Int32], targets: [Int32]) {
         var inputs = [Int32](), targets = [Int32]()
         inputs.reserveCapacity(batchSize * length)
         targets.reserveCapacity(batchSize * length)
         for b in 0..<batchSize {
             let row = b * (length + 1)
             inputs.append(contentsOf: tokens[row..<(row + length)])
-            targets.append(contentsOf: tokens[(row + 1)...(row + length)])
+            if let counted {
+                for t in (row + 1)...(row + length) { targets.append(counted[t] ? tokens[t] : ignoredTarget) }
+            } else {
+                targets.append(contentsOf: tokens[(row + 1)...(row + length)])
+            }
         }
         return (inputs, targets)
     }

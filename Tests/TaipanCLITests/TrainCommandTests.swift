@@ -82,6 +82,31 @@ import Testing
         }
     }
 
+    /// Prompt/completion data: the loss of a global batch is divided by its counted targets
+    /// summed over the ranks, so 2 ranks log the losses of 1 process.
+    @Test func twoRanksAgreeWithOneProcessOnPromptCompletionData() throws {
+        let runs = try QuickstartRun()
+        try writeExampleCorpus(into: runs.directory.path, files: 4)
+        let inputs = (0..<3).map { "\"\(runs.directory.file("examples-\($0).jsonl"))\"" }.joined(separator: ",")
+        func arguments(_ run: String) -> [String] {
+            runs.arguments(run: run, steps: 8) + [
+                "data.format=prompt_completion", "data.train=[\(inputs)]",
+                "data.validation=[\"\(runs.directory.file("examples-3.jsonl"))\"]", "data.cache_dir=\(runs.directory.file(run + "-data"))",
+            ].flatMap { ["--set", $0] }
+        }
+        let single = try runTaipan(arguments("single"))
+        #expect(single.status == 0, "\(single.error)")
+        #expect(single.output.contains("prompt/completion examples") && single.output.contains("the loss counts completions only"))
+        let parallel = try runMPI(ranks: 2, arguments("parallel"))
+        #expect(parallel.status == 0, "\(parallel.output)\(parallel.error)")
+        let (one, two) = (try runs.losses(run: "single"), try runs.losses(run: "parallel"))
+        #expect(one.count == 8 && two.count == 8)
+        for step in 1...8 {
+            guard let a = one[step], let b = two[step] else { Issue.record("no loss at step \(step)"); continue }
+            #expect(abs(a - b) <= 1e-4 * abs(a) && a > 1, "step \(step): 1 process \(a), 2 ranks \(b)")
+        }
+    }
+
     @Test func killingOneRankEndsTheJobAndTheRunResumes() throws {
         let runs = try QuickstartRun()
         let log = runs.directory.file("killed.log")
@@ -130,3 +155,22 @@ func writeSourceCorpus(into directory: String, files: Int) throws {
         try (file.joined(separator: "\n") + "\n").write(toFile: directory + "/corpus-\(index).jsonl", atomically: true, encoding: .utf8)
     }
 }
+
+/// Writes `files` JSON Lines files `examples-N.jsonl` of prompt/completion examples made from
+/// this repository's Swift sources (as `writeSourceCorpus` deals them): a file's first 20 to
+/// 39 characters the prompt, the next 30 the completion.
+func writeExampleCorpus(into directory: String, files: Int) throws {
+    try writeSourceCorpus(into: directory, files: files)
+    for index in 0..<files {
+        let lines = try String(contentsOfFile: directory + "/corpus-\(index).jsonl", encoding: .utf8).split(separator: "\n")
+        var examples: [String] = []
+        for (number, line) in lines.enumerated() {
+            let text = (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["text"] as? String ?? ""
+            let prompt = 20 + number % 20
+            let record = ["prompt": String(text.prefix(prompt)), "completion": String(text.dropFirst(prompt).prefix(30))]
+            examples.append(String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self))
+        }
+        try (examples.joined(separator: "\n") + "\n").write(toFile: directory + "/examples-\(index).jsonl", atomically: true, encoding: .utf8)
+    }
+}
+

@@ -99,4 +99,70 @@ import Testing
         #expect(throws: DataError.self) { try batcher.restore(BatcherPosition(epoch: 0, batch: 0, windowCount: 3)) }
         #expect(throws: DataError.self) { try batcher.restore(BatcherPosition(epoch: 0, batch: 5, windowCount: 2)) }
     }
+
+    /// Shards of examples: each example's ids, the first `prompt` of them its prompt.
+    func makeExampleShards(_ shards: [[(ids: [Int32], prompt: Int)]]) throws -> [TokenShard] {
+        let directory = try makeTemporaryDirectory()
+        return try shards.enumerated().map { index, examples in
+            let writer = try TokenShardWriter(path: directory + "/e\(index).bin", vocabularySize: 1000, examples: true)
+            for example in examples { try writer.append(document: example.ids, promptCount: example.prompt) }
+            try writer.finish()
+            return try TokenShard(path: writer.path)
+        }
+    }
+
+    @Test func examplesArePaddedRowsOfTheirOwnWithTheirMask() throws {
+        let shards = try makeExampleShards([
+            [([1, 2, 3, 4], 2), ([5, 6], 1), ([7, 8, 9, 10, 11, 12], 3)],
+            [([13, 14, 15], 0)],
+        ])
+        let batcher = try Batcher(shards: shards, batchSize: 1, sequenceLength: 3, seed: 0, shuffle: false)
+        #expect(batcher.examples && batcher.windowCount == 4 && batcher.truncatedExamples == 1)
+        let batches = (0..<4).map { _ in batcher.next() }
+        // One example a row of L + 1 = 4 from its start, cut after 4 ids, padded with 0.
+        #expect(batches.map(\.tokens) == [[1, 2, 3, 4], [5, 6, 0, 0], [7, 8, 9, 10], [13, 14, 15, 0]])
+        #expect(batches.map(\.counted) == [
+            [false, false, true, true], [false, true, false, false], [false, false, false, true], [true, true, true, false],
+        ])
+        #expect(batcher.position == BatcherPosition(epoch: 1, batch: 0, windowCount: 4))
+        let text = try makeShards([50])
+        #expect(try Batcher(shards: text, batchSize: 1, sequenceLength: 3, seed: 0).next().counted == nil)
+        #expect {
+            _ = try Batcher(shards: shards + text, batchSize: 1, sequenceLength: 3, seed: 0)
+        } throws: { error in
+            "\(error)".contains("one run takes one kind of data")
+        }
+    }
+
+    @Test func exampleBatchesResumeExactlyAndSplitAcrossRanks() throws {
+        let examples: [(ids: [Int32], prompt: Int)] = (0..<37).map { index in
+            let ids: [Int32] = (0..<(2 + index % 9)).map { Int32(index * 10 + $0) }
+            return (ids, index % 3)
+        }
+        let shards = try makeExampleShards([Array(examples[..<20]), Array(examples[20...])])
+        func batcher(rank: Int = 0, worldSize: Int = 1) throws -> Batcher {
+            try Batcher(shards: shards, batchSize: 4, sequenceLength: 6, seed: 5, rank: rank, worldSize: worldSize)
+        }
+        let straight = try batcher()
+        #expect(straight.batchesPerEpoch == 9)
+        let reference = (0..<25).map { _ in straight.next() }
+        // Every example once per epoch.
+        let firstEpoch = reference.prefix(9).flatMap { batch in stride(from: 0, to: batch.tokens.count, by: 7).map { batch.tokens[$0] / 10 } }
+        #expect(Set(firstEpoch).count == 36)
+        for stop in [1, 8, 9, 13] {
+            let first = try batcher()
+            for _ in 0..<stop { _ = first.next() }
+            let resumed = try batcher()
+            try resumed.restore(try JSONDecoder().decode(BatcherPosition.self, from: try JSONEncoder().encode(first.position)))
+            for index in stop..<25 {
+                let batch = resumed.next()
+                #expect(batch.tokens == reference[index].tokens && batch.counted == reference[index].counted, "stop \(stop), batch \(index)")
+            }
+        }
+        let ranks = try (0..<3).map { try batcher(rank: $0, worldSize: 3) }
+        for index in 0..<12 {
+            let parts = ranks.map { $0.next() }
+            #expect(parts.flatMap(\.tokens) == reference[index].tokens && parts.flatMap { $0.counted ?? [] } == reference[index].counted)
+        }
+    }
 }

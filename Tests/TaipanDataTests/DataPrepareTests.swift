@@ -214,4 +214,91 @@ import Testing
             #expect(throws: DataError.self) { _ = try prepare(PrepareOptions(inputs: [input], outputDirectory: directory + "/t")) }
         }
     }
+
+    /// Ids and loss mask of every example of `split`, in order.
+    func examples(_ manifest: DataManifest, split: String, directory: String) throws -> [(ids: [Int32], counted: [Bool])] {
+        try manifest.openShards(split: split, directory: directory).flatMap { shard in
+            (0..<shard.documentCount).map { index in
+                let range = shard.exampleRange(index)
+                return (range.map { shard[$0] }, range.map(shard.isCounted))
+            }
+        }
+    }
+
+    @Test func promptCompletionExamplesBecomePromptCompletionEndOfTextWithTheirMask() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/tune.jsonl"
+        // Byte ids by hand: "Hi" = 72 105, " yo" = 32 121 111, "é" = 195 169; end-of-text 256.
+        try writeFile(path, Array(("{\"prompt\": \"Hi\", \"completion\": \" yo\", \"meta\": {\"pile_set_name\": \"Chat\"}}\n"
+            + "\n"
+            + "{\"completion\": \"é\", \"prompt\": \"\"}\n").utf8))
+        var options = PrepareOptions(inputs: [path], outputDirectory: directory + "/tokens")
+        options.validationFraction = 0
+        options.record.format = .promptCompletion
+        let manifest = try prepare(options).manifest
+        let found = try examples(manifest, split: "train", directory: options.outputDirectory)
+        #expect(found.map(\.ids) == [[72, 105, 32, 121, 111, 256], [195, 169, 256]])
+        #expect(found.map(\.counted) == [[false, false, true, true, true, true], [true, true, true]])
+        #expect(manifest.formatVersion == 2 && manifest.format == .promptCompletion)
+        #expect(manifest.settings.promptField == "prompt" && manifest.settings.completionField == "completion")
+        #expect(manifest.splits["train"]?.completionTokens == 7 && manifest.splits["train"]?.tokens == 9)
+        #expect(manifest.splits["train"]?.sourceDocuments == ["Chat": 1, "unknown": 1])
+        // The manifest says what it holds, and reads back.
+        let text = String(decoding: try readFile(options.outputDirectory + "/manifest.json"), as: UTF8.self)
+        #expect(text.contains("\"format\" : \"prompt_completion\"") && text.contains("\"formatVersion\" : 2"))
+        #expect(try DataManifest.load(directory: options.outputDirectory) == manifest)
+        // Text preparations stay version 1, without the new keys.
+        options.record.format = .text
+        options.outputDirectory = directory + "/text"
+        try writeFile(directory + "/plain.jsonl", Array(jsonLine("x", "S").utf8))
+        options.inputs = [directory + "/plain.jsonl"]
+        _ = try prepare(options)
+        let plain = String(decoding: try readFile(options.outputDirectory + "/manifest.json"), as: UTF8.self)
+        #expect(plain.contains("\"formatVersion\" : 1") && !plain.contains("\"format\" :") && !plain.contains("completionTokens"))
+        #expect(try readFile(options.outputDirectory + "/train-00000.bin")[8] == 1)
+    }
+
+    @Test func exampleFieldNamesAreConfigurable() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/qa.jsonl.zst"
+        try writeFile(path, zstdFrame(Array("{\"q\": {\"text\": \"a\"}, \"answer\": \"b\"}\n".utf8)))
+        var options = PrepareOptions(inputs: [path], outputDirectory: directory + "/tokens")
+        options.validationFraction = 0
+        options.record.format = .promptCompletion
+        options.record.promptField = "q.text"
+        options.record.completionField = "answer"
+        let manifest = try prepare(options).manifest
+        let found = try examples(manifest, split: "train", directory: options.outputDirectory)
+        #expect(found.map(\.ids) == [[97, 98, 256]] && found.map(\.counted) == [[false, true, true]])
+    }
+
+    @Test func badExamplesFailNamingFileLineAndField() throws {
+        let directory = try makeTemporaryDirectory()
+        let cases: [(String, BadRecordReason)] = [
+            ("{\"prompt\": \"p\"}", .missingText(field: "completion")),
+            ("{\"completion\": \"c\"}", .missingText(field: "prompt")),
+            ("{\"prompt\": 5, \"completion\": \"c\"}", .textNotString(field: "prompt")),
+            ("{\"prompt\": \"p\", \"completion\": [\"c\"]}", .textNotString(field: "completion")),
+            ("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", .chatMessages(field: "messages")),
+        ]
+        for (index, (record, reason)) in cases.enumerated() {
+            let path = directory + "/bad\(index).jsonl"
+            try writeFile(path, Array(("{\"prompt\": \"ok\", \"completion\": \"ok\"}\n" + record + "\n").utf8))
+            var options = PrepareOptions(inputs: [path], outputDirectory: directory + "/tokens\(index)")
+            options.record.format = .promptCompletion
+            #expect(throws: DataError.badRecord(path: path, line: 2, reason: reason)) { _ = try prepare(options) }
+        }
+        #expect(DataError.badRecord(path: "f.jsonl", line: 2, reason: .missingText(field: "completion")).description
+            == "f.jsonl:2: no \"completion\" field")
+        #expect(BadRecordReason.chatMessages(field: "messages").message.contains("chat data is not supported"))
+        // Plain text has no prompts.
+        try writeFile(directory + "/a.txt", Array("text".utf8))
+        var options = PrepareOptions(inputs: [directory + "/a.txt"], outputDirectory: directory + "/text")
+        options.record.format = .promptCompletion
+        #expect {
+            _ = try prepare(options)
+        } throws: { error in
+            "\(error)".contains(directory + "/a.txt") && "\(error)".contains("JSON Lines")
+        }
+    }
 }

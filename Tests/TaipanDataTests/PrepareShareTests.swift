@@ -17,16 +17,26 @@ import Testing
         #expect(DataPreparation.shares(of: inputs, ranks: 7) == [[1], [2], [3], [0], [4], [], []])
     }
 
+    func example(_ prompt: String, _ completion: String) -> String {
+        "{\"prompt\": \(TokenizerFile.quote(prompt)), \"completion\": \(TokenizerFile.quote(completion))}\n"
+    }
+
     /// The three steps of a shared run, played by three "ranks" in one process, write what
     /// `run()` writes, byte for byte — bad records, empty documents, an empty input, held-out
-    /// draws and shard cuts included.
-    @Test func sharedStepsWriteWhatOneRunWrites() throws {
+    /// draws and shard cuts included; for text and for prompt/completion examples.
+    @Test(arguments: [DataFormat.text, .promptCompletion])
+    func sharedStepsWriteWhatOneRunWrites(format: DataFormat) throws {
         let directory = try makeTemporaryDirectory()
         var paths: [String] = []
+        let examples = format == .promptCompletion
         for file in 0..<5 {
             var text = ""
-            for index in 0..<(file == 3 ? 0 : 12 + 5 * file) { text += line("file \(file) document \(index) " + String(repeating: "ü", count: index % 5)) }
-            if file == 1 { text += "not JSON\n" + line("") + "\n" }
+            for index in 0..<(file == 3 ? 0 : 12 + 5 * file) {
+                let words = "file \(file) document \(index) " + String(repeating: "ü", count: index % 5)
+                text += examples ? example(index % 4 == 0 ? "" : words, "→ \(index)") : line(words)
+            }
+            if file == 1 { text += "not JSON\n" + (examples ? example("", "") : line("")) + "\n" }
+            if file == 2 && examples { text += "{\"messages\": []}\n" }
             try writeFile(directory + "/in\(file).jsonl", Array(text.utf8))
             paths.append(directory + "/in\(file).jsonl")
         }
@@ -36,6 +46,7 @@ import Testing
             options.shardTokens = 400
             options.batchBytes = 200
             options.record.policy = .skip
+            options.record.format = format
             return options
         }
         let one = DataPreparation(options: options("one"), tokenizer: ByteTokenizer(), tokenizerIdentity: identity)
@@ -48,7 +59,9 @@ import Testing
         for rank in [2, 0, 1] { try shared.tokenizeShare(rank: rank, ranks: 3) }
         let result = try shared.assembleShares(restarted: restarted)
         #expect(result.manifest == reference)
-        #expect(reference.skipped.badTotal == 1 && reference.skipped.emptyDocuments == 1 && reference.shards.count > 4)
+        #expect(reference.skipped.badTotal == (examples ? 2 : 1) && reference.skipped.emptyDocuments == 1 && reference.shards.count > 4)
+        let shards = try reference.openShards(split: "train", directory: directory + "/one")
+        #expect(reference.format == format && shards.allSatisfy { $0.hasExamples == examples })
         let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/one").sorted()
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/shared").sorted() == files)
         for file in files {

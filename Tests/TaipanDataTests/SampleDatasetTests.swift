@@ -20,12 +20,15 @@ import Testing
                                               minimumBytes: 10, minimumSources: 2)
         #expect(summary.documents == ["Py": 2, "Lic": 2])
         var documents: [Document] = []
-        for file in summary.files {
+        for file in summary.files.prefix(2) {
             let reader = try ShardReader(path: file)
             while let document = try reader.next() { documents.append(document) }
         }
         // Interleaved by source, sorted by path; every second document goes to validation.
-        #expect(summary.files.map { String($0.split(separator: "/").last!) } == ["train-00000.jsonl.zst", "val-00000.jsonl.zst"])
+        let names = ["train-00000.jsonl.zst", "val-00000.jsonl.zst", "finetune-train.jsonl.zst", "finetune-val.jsonl.zst"]
+        #expect(summary.files.map { String($0.split(separator: "/").last!) } == names)
+        // No function in these Python files: the fine-tuning files are there, empty.
+        #expect(summary.examples == ["train": 0, "val": 0])
         #expect(documents == [
             Document(text: "x = \"q\"\t\u{1}\n", source: "Py"), Document(text: "print(1)\n", source: "Py"),
             Document(text: "licence one", source: "Lic"), Document(text: "licence two", source: "Lic"),
@@ -38,11 +41,86 @@ import Testing
         let again = try SampleDataset.build(directory: out, sources: sources, shardBytes: 20, validationEvery: 2,
                                             minimumBytes: 10, minimumSources: 2)
         #expect(again.unchanged == summary.files)
-        #expect(try again.files.map { try FileManager.default.attributesOfItem(atPath: $0)[.modificationDate] as? Date } == [past, past])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["train-00000.jsonl.zst", "val-00000.jsonl.zst"])
+        #expect(try again.files.map { try FileManager.default.attributesOfItem(atPath: $0)[.modificationDate] as? Date } == [past, past, past, past])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == names.sorted())
 
         #expect(throws: DataError.self) {
             _ = try SampleDataset.build(directory: out, sources: sources, minimumBytes: 10_000, minimumSources: 2)
         }
     }
 }
+
+@Suite struct SampleFineTuningTests {
+    static let source = """
+    import os
+
+    def add(a, b):
+        \"\"\"Return a + b.\"\"\"
+        return a + b
+
+    class Box:
+        async def fetch(self,
+                        key: str) -> dict:
+            r'''Fetch one key.
+
+            Any value.
+            '''
+            value = self.get(key)
+
+            return {key: value}
+
+        def undocumented(self):
+            return 1
+
+    def empty():
+        \"\"\"Only a docstring.\"\"\"
+
+    def last():
+    \t\"\"\"Tabs are not followed.\"\"\"
+    \treturn 0
+    """
+
+    @Test func functionsWithDocstringsBecomeSignatureAndDocstringThenBody() {
+        let examples = SampleDataset.functionExamples(python: Self.source, source: "Py", largest: 1000)
+        #expect(examples == [
+            Example(prompt: "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n", completion: "    return a + b\n", source: "Py"),
+            Example(
+                prompt: "async def fetch(self,\n                key: str) -> dict:\n    r'''Fetch one key.\n\n    Any value.\n    '''\n",
+                completion: "    value = self.get(key)\n\n    return {key: value}\n", source: "Py"),
+        ])
+        // Longer examples are left out.
+        #expect(SampleDataset.functionExamples(python: Self.source, source: "Py", largest: 60).count == 1)
+    }
+
+    /// The sample's Python files give the fine-tuning set, every tenth example held out.
+    @Test func theSampleWritesItsFineTuningSet() throws {
+        let directory = try makeTemporaryDirectory()
+        try makeDirectory(directory + "/py")
+        try makeDirectory(directory + "/text")
+        var python = ""
+        for index in 0..<11 { python += "def f\(index)():\n    \"\"\"Return \(index).\"\"\"\n    return \(index)\n\n" }
+        try writeFile(directory + "/py/m.py", Array(python.utf8))
+        try writeFile(directory + "/text/t", Array("def g():\n    \"\"\"Not Python.\"\"\"\n    pass\n".utf8))
+        let sources = [
+            SampleSource(name: "Py", roots: [directory + "/py"], suffixes: [".py"], byteLimit: 1000, debianPackage: "python3"),
+            SampleSource(name: "Text", roots: [directory + "/text"], suffixes: [""], byteLimit: 1000, debianPackage: "base-files"),
+        ]
+        let summary = try SampleDataset.build(directory: directory + "/sample", sources: sources, minimumBytes: 10, minimumSources: 2)
+        #expect(summary.examples == ["train": 10, "val": 1])
+        let options = RecordOptions(format: .promptCompletion), decoder = RecordDecoder(options: options)
+        var examples: [String: [Example]] = [:]
+        for split in ["train", "val"] {
+            let reader = try ShardReader(path: directory + "/sample/finetune-\(split).jsonl.zst", options: options)
+            var record: [UInt8] = []
+            while try reader.nextRecord(appendingTo: &record) != nil {
+                if case .example(let example) = record.withUnsafeBufferPointer({ decoder.decode($0, format: .jsonLines, plainTextSource: "") }) {
+                    examples[split, default: []].append(example)
+                }
+                record.removeAll()
+            }
+        }
+        #expect(examples["val"] == [Example(prompt: "def f9():\n    \"\"\"Return 9.\"\"\"\n", completion: "    return 9\n", source: "Py")])
+        #expect(examples["train"]?.map(\.completion) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10].map { "    return \($0)\n" })
+    }
+}
+

@@ -75,7 +75,7 @@ import Testing
         try writeFile(cut, Array(bytes.dropLast(2)))
         try writeFile(foreign, Array("GPT2TOKS".utf8) + bytes.dropFirst(8))
         var newer = bytes
-        newer[8] = 2
+        newer[8] = 3
         try writeFile(future, newer)
         for (file, words) in [(cut, "incomplete"), (foreign, "magic"), (future, "version")] {
             #expect {
@@ -85,5 +85,55 @@ import Testing
                 return errorPath == file && reason.contains(words)
             }
         }
+    }
+
+    @Test func exampleShardBytesMatchTheSpecifiedLayout() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/e.bin"
+        let writer = try TokenShardWriter(path: path, vocabularySize: 257, examples: true)
+        try writer.append(document: [72, 105, 33, 256], promptCount: 2)  // "Hi" → "!" + end-of-text
+        try writer.append(document: [65, 256], promptCount: 1)
+        #expect(writer.countedCount == 3)
+        try writer.finish()
+        let expected: [UInt8] = Array("TAIPANTS".utf8)
+            + [2, 0, 0, 0]  // version 2: examples
+            + [2, 0, 0, 0]  // bytes per token
+            + [6, 0, 0, 0, 0, 0, 0, 0]  // tokens
+            + [2, 0, 0, 0, 0, 0, 0, 0]  // examples
+            + [1, 1, 0, 0]  // vocabulary size 257
+            + [UInt8](repeating: 0, count: 28)
+            + [72, 0, 105, 0, 33, 0, 0, 1, 65, 0, 0, 1]
+            + [0, 0, 0, 0, 0, 0, 0, 0] + [4, 0, 0, 0, 0, 0, 0, 0] + [6, 0, 0, 0, 0, 0, 0, 0]  // starts 0, 4, 6
+            + [0b0010_1100]  // counted: ids 2, 3 and 5
+        #expect(try readFile(path) == expected)
+        let shard = try TokenShard(path: path)
+        #expect(shard.hasExamples && shard.documentCount == 2 && shard.tokenCount == 6)
+        #expect(shard.exampleRange(0) == 0..<4 && shard.exampleRange(1) == 4..<6)
+        #expect((0..<6).map(shard.isCounted) == [false, false, true, true, false, true])
+        #expect((0..<6).map { shard[$0] } == [72, 105, 33, 256, 65, 256])
+    }
+
+    @Test func damagedExampleStartsAreRefused() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/e.bin"
+        let writer = try TokenShardWriter(path: path, vocabularySize: 257, examples: true)
+        try writer.append(document: [1, 2, 3], promptCount: 1)
+        try writer.append(document: [4, 5], promptCount: 0)
+        try writer.finish()
+        var bytes = try readFile(path)
+        // The starts follow the 5 ids: 64 + 10; the middle one (3) becomes 9, past the end.
+        bytes[64 + 10 + 8] = 9
+        try writeFile(path, bytes)
+        #expect {
+            _ = try TokenShard(path: path)
+        } throws: { error in
+            guard case DataError.corrupt(let errorPath, let reason) = error else { return false }
+            return errorPath == path && reason.contains("example 1 starts at 9")
+        }
+        let plain = try TokenShardWriter(path: directory + "/t.bin", vocabularySize: 257)
+        try plain.append(document: [1, 2])
+        try plain.finish()
+        let text = try TokenShard(path: plain.path)
+        #expect(!text.hasExamples && text.isCounted(0) && text.isCounted(1))
     }
 }

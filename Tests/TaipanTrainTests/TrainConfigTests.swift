@@ -42,6 +42,9 @@ private let everyKeyText = """
     sequence_length = 2048
     text_field = "content"
     source_field = "meta.redpajama_set_name"
+    format = "prompt_completion"
+    prompt_field = "input"
+    completion_field = "output"
     bad_records = "skip"
     cache_dir = "scratch/token-cache"
 
@@ -169,7 +172,7 @@ private func temporaryDirectory() throws -> URL {
 
     @Test func schemaCoversEveryKeyOnce() {
         let names = ConfigSchema.fields.map(\.name)
-        #expect(names.count == 68)
+        #expect(names.count == 71)
         #expect(Set(names).count == names.count)
         #expect(Set(ConfigSchema.fields.map(\.section)) == Set(ConfigSchema.sections.map(\.name)))
         #expect(ConfigSchema.fields.allSatisfy { !$0.doc.isEmpty && !$0.doc.contains("\n") })
@@ -192,6 +195,7 @@ private func temporaryDirectory() throws -> URL {
         #expect(config.data.tokenizer == "tokenizers/neox/tokenizer.json" && config.data.sequenceLength == 2048)
         #expect(config.data.textField == "content" && config.data.sourceField == "meta.redpajama_set_name")
         #expect(config.data.badRecords == .skip && config.data.cacheDirectory == "scratch/token-cache")
+        #expect(config.data.format == .promptCompletion && config.data.promptField == "input" && config.data.completionField == "output")
         #expect(config.optimizer.learningRate == 3e-4 && config.optimizer.beta1 == 0.8 && config.optimizer.beta2 == 0.99)
         #expect(config.optimizer.epsilon == 1e-6 && config.optimizer.weightDecay == 0.01)
         #expect(config.optimizer.noDecay == ["*.D"] && config.optimizer.gradientClip == 0.5)
@@ -282,6 +286,9 @@ private func temporaryDirectory() throws -> URL {
                 == "test.toml:4: schedule.kind: expected one of \"cosine\", \"constant\", \"wsd\", got \"linear\" (string)")
         #expect(parseError("[data]\ntrain = [\"a\"]\nbad_records = \"ignore\"\n")
                 == "test.toml:3: data.bad_records: expected one of \"fail\", \"skip\", got \"ignore\" (string)")
+        #expect(parseError("[data]\ntrain = [\"a\"]\nformat = \"chat\"\n")
+                == "test.toml:3: data.format: expected one of \"text\", \"prompt_completion\", got \"chat\" (string)")
+        #expect(parseError("[data]\ntrain = [\"a\"]\ncompletion_field = \"\"\n") == "test.toml:3: data.completion_field: must not be an empty string")
         #expect(parseError("[data]\ntrain = [\"a\", 2]\n")
                 == "test.toml:2: data.train: expected an array of strings, got [\"a\", 2] (array)")
         #expect(parseError("[data]\ntrain = \"a.jsonl\"\n")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TaipanCheckpoint
+import TaipanData
 import TaipanNN
 import TaipanTensor
 @testable import TaipanTrain
@@ -9,14 +10,21 @@ import TaipanTensor
 final class TinyRun {
     let root: String
 
-    init(documents: Int = 2) throws {
+    /// `documents` records of text, or with `examples` as many prompt/completion examples
+    /// (the first words the prompt, the rest the completion).
+    init(documents: Int = 2, examples: Bool = false) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("taipan-trainer-tests-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         // Deterministic text with some structure to learn: counting words and repeated phrases.
         var lines: [String] = []
         for d in 0..<documents {
             let words = (0..<(20 + d % 7)).map { i in ["alpha", "beta", "gamma", "delta", "the", "cat", "sat"][(i * (d + 3)) % 7] }
-            lines.append("{\"text\": \"\(words.joined(separator: " ")) \(d).\", \"meta\": {\"pile_set_name\": \"Tiny\"}}")
+            if examples {
+                let prompt = words.prefix(1 + d % 3).joined(separator: " "), completion = " " + words.dropFirst(1 + d % 3).prefix(2).joined(separator: " ")
+                lines.append("{\"prompt\": \"\(prompt)\", \"completion\": \"\(completion) \(d).\"}")
+            } else {
+                lines.append("{\"text\": \"\(words.joined(separator: " ")) \(d).\", \"meta\": {\"pile_set_name\": \"Tiny\"}}")
+            }
         }
         try (lines.joined(separator: "\n") + "\n").write(toFile: root + "/train.jsonl", atomically: true, encoding: .utf8)
         try (lines.prefix(3).joined(separator: "\n") + "\n").write(toFile: root + "/val.jsonl", atomically: true, encoding: .utf8)
@@ -24,8 +32,9 @@ final class TinyRun {
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
-    func config(run: String = "run", steps: Int = 8, batchSize: Int = 2, accumulation: Int = 1) -> TrainConfig {
+    func config(run: String = "run", steps: Int = 8, batchSize: Int = 2, accumulation: Int = 1, examples: Bool = false) -> TrainConfig {
         var c = TrainConfig()
+        if examples { c.data.format = .promptCompletion }
         c.model.hiddenSize = 16
         c.model.layerCount = 2
         c.model.stateSize = 4
@@ -154,6 +163,64 @@ final class TinyRun {
         try tuner.run()
         #expect(tuner.model.embeddings.weight.values == before)
         #expect(tuner.state.step == 2)
+    }
+
+    /// A prompt/completion run: one example a row, the loss on completions only; its resume is
+    /// bit-identical and evaluation reports the completion loss.
+    @Test func promptCompletionRunsResumeBitIdentically() throws {
+        let run = try TinyRun(documents: 11, examples: true)
+        func config(_ name: String) -> TrainConfig {
+            var config = run.config(run: name, steps: 8, batchSize: 3, examples: true)
+            config.data.sequenceLength = 12  // some examples are longer than 13 ids and are cut
+            return config
+        }
+        let straight = try Trainer(config: config("straight"), start: .fresh, print: { _ in })
+        #expect(straight.batcher.examples && straight.batcher.windowCount == 11 && straight.batcher.truncatedExamples > 0)
+        let whole = try straight.run()
+        let first = try Trainer(config: config("split"), start: .fresh, print: { _ in })
+        let firstHalf = try first.run(pausingAt: 4)
+        let second = try Trainer(config: config("split"), start: .resume, print: { _ in })
+        let secondHalf = try second.run()
+        #expect(firstHalf.losses + secondHalf.losses == whole.losses)
+        #expect(Self.weights(second) == Self.weights(straight))
+        // The validation examples' completion loss, over their completion targets only.
+        let evaluated = try Evaluation.run(target: try #require(whole.checkpoint), print: { _ in })
+        let manifest = try DataManifest.load(directory: run.root + "/cache")
+        #expect(manifest.format == .promptCompletion)
+        #expect(evaluated.tokens > 0 && evaluated.tokens <= (manifest.splits["val"]?.completionTokens ?? 0))
+        #expect(abs(evaluated.loss - (whole.validationLoss ?? .nan)) < 1e-9)
+        // A text config on this directory is refused by name.
+        var text = run.config(run: "text")
+        text.data.train = [run.root + "/cache"]
+        text.data.validation = []
+        #expect { try Trainer(config: text, start: .fresh, print: { _ in }) } throws: { error in
+            "\(error)".contains("data.format") && "\(error)".contains("prompt_completion")
+        }
+    }
+
+    /// Checkpoints carry the run's tokenizer.json, byte for byte and checksummed.
+    @Test func checkpointsCarryTheRunsTokenizer() throws {
+        let run = try TinyRun()
+        let tokenizer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/tokenizer/tokenizer.json").path
+        var config = run.config(steps: 4)
+        config.data.tokenizer = tokenizer
+        config.data.cacheDirectory = run.root + "/cache-bpe"
+        let summary = try Trainer(config: config, start: .fresh, print: { _ in }).run()
+        let checkpoint = try #require(summary.checkpoint)
+        let copied = checkpoint + "/tokenizer.json"
+        #expect(FileManager.default.contents(atPath: copied) == FileManager.default.contents(atPath: tokenizer))
+        let state = try TrainState.read(from: checkpoint + "/state.json")
+        #expect(state.checksums["tokenizer.json"] == SHA256.hash([UInt8](try Data(contentsOf: URL(fileURLWithPath: tokenizer)))))
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: copied))
+        var longer = config
+        longer.training.maxSteps = 6
+        #expect { try Trainer(config: longer, start: .resume, print: { _ in }) } throws: { error in
+            "\(error)".contains(copied) && "\(error)".contains("checksum")
+        }
+        // The byte tokenizer has no file: none is written.
+        let byteRun = try Trainer(config: run.config(run: "byte", steps: 4), start: .fresh, print: { _ in }).run()
+        #expect(!FileManager.default.fileExists(atPath: try #require(byteRun.checkpoint) + "/tokenizer.json"))
     }
 
     /// A LoRA run trains adapters alone (the base gets no gradient and no optimizer moments),
