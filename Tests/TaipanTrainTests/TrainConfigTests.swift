@@ -438,12 +438,14 @@ private func temporaryDirectory() throws -> URL {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let directory = root.appendingPathComponent("configs")
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".toml") }.sorted()
-        #expect(names == ["bench-130m.toml", "bench-small.toml", "finetune.toml", "mamba-130m.toml", "quickstart.toml"])
+        #expect(names == ["bench-130m.toml", "bench-small.toml", "finetune-lora.toml", "finetune.toml", "mamba-130m.toml", "quickstart.toml"])
         for name in names {
             let config = try TrainConfig.load(path: directory.appendingPathComponent(name).path)
             // Benchmark configs train on random tokens; the others name their data.
             #expect(config.data.train.isEmpty == name.hasPrefix("bench-"), "\(name)")
         }
+        let lora = try TrainConfig.load(path: directory.appendingPathComponent("finetune-lora.toml").path)
+        #expect(lora.lora.isEnabled && lora.data.format == .promptCompletion && lora.model.initFrom.hasPrefix("runs/quickstart/"))
         let quickstart = try TrainConfig.load(path: directory.appendingPathComponent("quickstart.toml").path)
         #expect(quickstart.training.runDirectory == "runs/quickstart")
         #expect(try quickstart.mambaConfig(vocabularySize: 4096).vocabSize == 4096)
