@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import TaipanData
+import TaipanTokenizers
 
 struct BenchTokenizer: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,6 +5,7 @@
 import ArgumentParser
 import Foundation
 import TaipanData
+import TaipanTokenizers
 
 /// `--tokenizer PATH|byte`: a Hugging Face `tokenizer.json` (or a directory holding one), or
 /// the byte tokenizer.

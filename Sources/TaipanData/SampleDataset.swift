@@ -6,6 +6,7 @@
 // modification time too), so re-running it does not make the token shards look stale.
 
 import Foundation
+import TaipanTokenizers
 
 /// Where one source of the sample takes its documents from.
 public struct SampleSource: Sendable {

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import TaipanTokenizers
+import TaipanTokenizersTestSupport
 @testable import TaipanData
 
 @Suite struct DataPrepareTests {

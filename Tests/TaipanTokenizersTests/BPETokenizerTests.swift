@@ -1,43 +1,7 @@
 import Foundation
 import Testing
-@testable import TaipanData
-
-/// The fixtures of Tests/Fixtures/tokenizer: a byte-level BPE `tokenizer.json` (NFC, 3000 ids,
-/// trained with Hugging Face `tokenizers`) and the ids that library gives for a set of texts.
-enum TokenizerFixtures {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/tokenizer")
-    static let tokenizerPath = directory.appendingPathComponent("tokenizer.json").path
-
-    struct Case: Decodable {
-        let text: String
-        let ids: [Int32]
-        let decoded: String
-    }
-
-    static func cases() throws -> [Case] {
-        let data = try Data(contentsOf: directory.appendingPathComponent("expected.json"))
-        return try JSONDecoder().decode([Case].self, from: data)
-    }
-}
-
-/// A minimal byte-level BPE `tokenizer.json` around `model` and `addedTokens` (JSON text).
-func tinyTokenizerJSON(
-    vocabulary: [String], merges: String, addedTokens: String = "[]", normalizer: String = "null",
-    addPrefixSpace: Bool = false
-) -> String {
-    var entries = (0..<256).map { "\(TokenizerFile.quote(String(ByteLevel.characters[$0]))): \($0)" }
-    for (offset, token) in vocabulary.enumerated() { entries.append("\(TokenizerFile.quote(token)): \(256 + offset)") }
-    return """
-    {"version": "1.0", "truncation": null, "padding": null, "added_tokens": \(addedTokens),
-     "normalizer": \(normalizer),
-     "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": \(addPrefixSpace), "trim_offsets": true, "use_regex": true},
-     "post_processor": null, "decoder": {"type": "ByteLevel"},
-     "model": {"type": "BPE", "dropout": null, "unk_token": null, "vocab": {\(entries.joined(separator: ", "))},
-               "merges": \(merges)}}
-    """
-}
+import TaipanTokenizersTestSupport
+@testable import TaipanTokenizers
 
 func tinyTokenizer(_ json: String) throws -> BPETokenizer {
     BPETokenizer(try TokenizerFile(json: Data(json.utf8), path: "tiny.json"))

@@ -1,5 +1,5 @@
 import Testing
-@testable import TaipanData
+@testable import TaipanTokenizers
 
 @Suite struct PreTokenizerTests {
     // Expected words from the `tokenizers` library's ByteLevel pre-tokenizer (decoded to text).
