@@ -29,7 +29,7 @@ import Testing
         #expect(file.vocabulary["un"] == 261)
         #expect(file.addedTokens == [AddedToken(id: 0, content: "<|endoftext|>", special: true, normalized: false)])
 
-        let tokenizer = BPETokenizer(file)
+        let tokenizer = try BPETokenizer(file)
         // "hug" → [hug]; " pun" → Ġ p u n → [Ġp] [un] (Ġp·un is no merge).
         #expect(tokenizer.encode("hug pun") == [258, 259, 261])
         #expect(tokenizer.encode("hug<|endoftext|>") == [258, 0])
@@ -71,5 +71,27 @@ import Testing
         // Frequent words became single tokens.
         #expect(tokenizer.encode(" the").count == 1)
         #expect(tokenizer.encode(text).count < text.utf8.count / 2)
+    }
+
+    @Test func sentencePieceKindWritesByteFallbackTokensAndItsComponents() throws {
+        var trainer = BPETrainer(vocabularySize: 300, specialTokens: ["<s>", "</s>"], kind: .sentencePiece, alphabetLimit: 10)
+        trainer.add(["hug hug hug pug pun", "a b"])
+        // Words are cut before each ▁ (put in front and in place of spaces).
+        #expect(trainer.wordCounts[Array("▁hug".utf8)] == 3)
+        let file = trainer.train()
+        #expect(file.addedTokens.map(\.content) == ["<unk>", "<s>", "</s>"])
+        #expect(file.vocabulary["<0x00>"] == 3)
+        #expect(file.vocabulary["<0xFF>"] == 258)
+        #expect(file.byteFallback && file.unknownToken == "<unk>")
+        let tokenizer = try BPETokenizer(file)
+        #expect(tokenizer.endOfText == 2)
+        for sample in ["hug pun", "unseen wörds ∑ 🇯🇵", "  two  spaces "] {
+            #expect(try tokenizer.decode(tokenizer.encode(sample)) == sample)
+        }
+        // As in Llama-2, text after a special token starts a new piece, with its own ▁.
+        #expect(try tokenizer.decode(tokenizer.encode("<s>the fox</s>")) == "<s> the fox</s>")
+        // "é" is outside the ten-character alphabet: its two bytes stand in for it.
+        let byteTokens: [Int32] = [3 + 0xC3, 3 + 0xA9]
+        #expect(Array(tokenizer.encode("é").suffix(2)) == byteTokens)
     }
 }
