@@ -1,8 +1,9 @@
 // Normalizers.swift — the normalizers of Hugging Face `tokenizers` (`Sequence`, `NFC`, `NFKC`,
 // `Lowercase`, `Strip`, `Prepend`, `Replace`), run on UTF-8 bytes before pre-tokenisation.
 // Unicode normalization forms C and KC (UAX #15) come from Foundation, kept away from text
-// that they leave unchanged (nearly all text), with the Hangul LV + T composition that
-// Foundation misses. Known difference: `tokenizers` normalises with Unicode 9.0 data, so a
+// that they leave unchanged (nearly all text). Foundation's composition skips a precomposed
+// character followed by a mark it combines with (U+0CCA U+0CD5, a Hangul LV syllable and a
+// trailing consonant), so text is decomposed first. Known difference: `tokenizers` normalises with Unicode 9.0 data, so a
 // combining mark assigned later (U+11A34, say) is not reordered there but is here.
 
 import Foundation
@@ -93,8 +94,8 @@ final class NormalizerPipeline: @unchecked Sendable {
             return NFC.normalize(text)
         case .nfkc:
             guard text.contains(where: { $0 >= 0x80 }) else { return nil }
-            let composed = NFC.composeHangulTrailingConsonants(
-                String(decoding: text, as: UTF8.self).precomposedStringWithCompatibilityMapping)
+            let composed = String(decoding: text, as: UTF8.self)
+                .decomposedStringWithCompatibilityMapping.precomposedStringWithCanonicalMapping
             let bytes = Array(composed.utf8)
             return bytes.elementsEqual(text) ? nil : bytes
         case .lowercase:
@@ -179,7 +180,7 @@ enum NFC {
             if needsComposition {
                 output.append(contentsOf: text[copiedUpTo..<start])
                 let piece = String(decoding: text[start..<end], as: UTF8.self)
-                let composed = composeHangulTrailingConsonants(piece.precomposedStringWithCanonicalMapping)
+                let composed = piece.decomposedStringWithCanonicalMapping.precomposedStringWithCanonicalMapping
                 output.append(contentsOf: composed.utf8)
                 copiedUpTo = end
             }
@@ -187,32 +188,5 @@ enum NFC {
         }
         output.append(contentsOf: text[copiedUpTo..<text.count])
         return output
-    }
-
-    /// Joins an LV syllable and a trailing consonant jamo into an LVT syllable (the Hangul
-    /// composition of UAX #15), which Foundation's NFC leaves undone.
-    static func composeHangulTrailingConsonants(_ text: String) -> String {
-        let scalars = text.unicodeScalars
-        guard scalars.contains(where: { (0x11A8...0x11C2).contains($0.value) }) else { return text }
-        var result = String.UnicodeScalarView()
-        for scalar in scalars {
-            if (0x11A8...0x11C2).contains(scalar.value), let last = result.last,
-               (0xAC00...0xD7A3).contains(last.value), (last.value - 0xAC00) % 28 == 0,
-               let syllable = Unicode.Scalar(last.value + scalar.value - 0x11A7) {
-                result.removeLast()
-                result.append(syllable)
-            } else {
-                result.append(scalar)
-            }
-        }
-        return String(result)
-    }
-
-    /// The NFC form of a string.
-    static func normalize(_ text: String) -> String {
-        var text = text
-        return text.withUTF8 { bytes in
-            normalize(bytes).map { String(decoding: $0, as: UTF8.self) }
-        } ?? text
     }
 }
