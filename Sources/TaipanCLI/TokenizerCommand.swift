@@ -1,4 +1,4 @@
-// TokenizerCommand.swift — `taipan tokenizer train`: learns a byte-level BPE from text shards
+// TokenizerCommand.swift — `taipan tokenizer train`: learns a BPE (byte-level or SentencePiece-style) from text shards
 // (read through `ShardReader`) and writes DIR/tokenizer.json (the Hugging Face `tokenizers`
 // format).
 

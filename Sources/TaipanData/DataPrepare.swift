@@ -83,7 +83,7 @@ public struct DataPreparation {
     public func run(progress: ((PrepareProgress) -> Void)? = nil) throws -> PrepareResult {
         guard let endOfText = tokenizer.endOfText else {
             throw DataError.invalidArgument(
-                "\(tokenizerIdentity.name): the tokenizer has no <|endoftext|> token, which prepare puts after every document")
+                "\(tokenizerIdentity.name): the tokenizer has no end-of-text token (\(BPETokenizer.endOfTextNames.joined(separator: ", "))), which prepare puts after every document")
         }
         guard options.shardTokens >= 1 else { throw DataError.invalidArgument("--shard-tokens must be at least 1 (got \(options.shardTokens))") }
         guard options.validationInputs.isEmpty ? (0..<1).contains(options.validationFraction) : true else {

@@ -23,8 +23,9 @@ public struct BPETokenizer: Tokenizer {
     private let decodedBytes: [[UInt8]?]?
     private let states = EncoderStatePool()
 
-    /// The names of the token that ends a document, in the order they are looked for.
-    static let endOfTextNames = ["<|endoftext|>", "<|end_of_text|>", "</s>", "<|im_end|>", "<eos>"]
+    /// The names of the token that ends a document (`endOfText`), in the order they are
+    /// looked for among the added tokens and the vocabulary.
+    public static let endOfTextNames = ["<|endoftext|>", "<|end_of_text|>", "</s>", "<|im_end|>", "<eos>"]
 
     /// Loads a `tokenizer.json`; throws `TokenizerError.invalidFile` naming the file and the
     /// key when it cannot be used.

@@ -79,8 +79,8 @@ final class PreTokenizerPipeline: @unchecked Sendable {
         /// character of it is no byte-level character, so it never matches there).
         case literal(utf8: [UInt8], byteLevel: [UInt8]?)
         case punctuation
-        case number
-        case whitespace
+        /// Scalars of one `ScalarClass` group (numbers, whitespace).
+        case group(UInt8)
         case scalar(UInt32)
     }
 
@@ -125,9 +125,9 @@ final class PreTokenizerPipeline: @unchecked Sendable {
             case .punctuation(let behavior):
                 stages.append(.split(.punctuation, behavior, invert: false))
             case .digits(let individual):
-                stages.append(.split(.number, individual ? .isolated : .contiguous, invert: false))
+                stages.append(.split(.group(ScalarClass.number), individual ? .isolated : .contiguous, invert: false))
             case .whitespaceSplit:
-                stages.append(.split(.whitespace, .removed, invert: false))
+                stages.append(.split(.group(ScalarClass.whitespace), .removed, invert: false))
             case .metaspace(let replacement, let scheme, let split):
                 if byteLevelSeen { throw ComponentError(key: key, reason: "Metaspace after ByteLevel is not supported") }
                 stages.append(.metaspace(replacement: replacement, prependScheme: scheme, split: split))
@@ -270,12 +270,9 @@ final class PreTokenizerPipeline: @unchecked Sendable {
         case .punctuation:
             let (_, flags, next) = reader.read(index)
             return flags & ScalarClass.punctuation != 0 ? next : nil
-        case .number:
+        case .group(let group):
             let (_, flags, next) = reader.read(index)
-            return flags & ScalarClass.groupMask == ScalarClass.number ? next : nil
-        case .whitespace:
-            let (_, flags, next) = reader.read(index)
-            return flags & ScalarClass.groupMask == ScalarClass.whitespace ? next : nil
+            return flags & ScalarClass.groupMask == group ? next : nil
         case .scalar(let value):
             let (scalar, _, next) = reader.read(index)
             return scalar == value ? next : nil

@@ -275,19 +275,23 @@ enum KnownPattern: Sendable, Equatable {
             if ScalarClass.isLetter(nextFlags) { return reader.runEnd(from: afterNext) { ScalarClass.isLetter($1) } }
         }
         // `\p{N}{1,3}`
-        if group(flags) == ScalarClass.number {
-            var end = afterFirst
-            var digits = 1
-            while digits < maximumDigits, end < reader.count {
-                let (_, nextFlags, next) = reader.read(end)
-                if group(nextFlags) != ScalarClass.number { break }
-                end = next
-                digits += 1
-            }
-            return end
-        }
+        if group(flags) == ScalarClass.number { return numberEnd(reader, afterFirst, maximumDigits: maximumDigits) }
         if let end = punctuationEnd(reader, start, scalar, flags, afterFirst, slash: false) { return end }
         return whitespaceEnd(reader, start, newlines: true)
+    }
+
+    /// `\p{N}{1,maximumDigits}` after its first number, which ends at `afterFirst`.
+    @inline(__always)
+    private static func numberEnd(_ reader: ScalarReader, _ afterFirst: Int, maximumDigits: Int) -> Int {
+        var end = afterFirst
+        var digits = 1
+        while digits < maximumDigits, end < reader.count {
+            let (_, nextFlags, next) = reader.read(end)
+            if group(nextFlags) != ScalarClass.number { break }
+            end = next
+            digits += 1
+        }
+        return end
     }
 
     /// ` ?[^\s\p{L}\p{N}]+[\r\n]*` (with `slash`, `[\r\n/]*`) at `start`, or nil.
@@ -357,17 +361,7 @@ enum KnownPattern: Sendable, Equatable {
         if let end = word(casedWordEnd) ?? word(capitalisedWordEnd) {
             return contractionEnd(reader, end, ignoringCase: true) ?? end
         }
-        if group(flags) == ScalarClass.number {
-            var end = afterFirst
-            var digits = 1
-            while digits < 3, end < reader.count {
-                let (_, nextFlags, next) = reader.read(end)
-                if group(nextFlags) != ScalarClass.number { break }
-                end = next
-                digits += 1
-            }
-            return end
-        }
+        if group(flags) == ScalarClass.number { return numberEnd(reader, afterFirst, maximumDigits: 3) }
         if let end = punctuationEnd(reader, start, scalar, flags, afterFirst, slash: true) { return end }
         return whitespaceEnd(reader, start, newlines: true)
     }

@@ -347,6 +347,14 @@ private struct Reader {
         return items
     }
 
+    /// The members of a `Sequence` component (its `name` array), each read by `read`; null
+    /// members are left out.
+    private func members<Component>(
+        _ fields: [String: Any], _ name: String, key: String, _ read: (Any?, String) throws -> Component?
+    ) throws -> [Component] {
+        try list(fields, name, key: key).enumerated().compactMap { index, item in try read(item, "\(key).\(name)[\(index)]") }
+    }
+
     private func unsupported(_ type: String, key: String, supported: String) -> TokenizerError {
         error("key '\(key)' has type \(Reader.quote(type)); supported: \(supported)")
     }
@@ -394,9 +402,7 @@ private struct Reader {
         guard let (fields, type) = try component(value, key: key) else { return nil }
         switch type {
         case "Sequence":
-            return .sequence(try list(fields, "normalizers", key: key).enumerated().compactMap { index, item in
-                try normalizer(item, key: "\(key).normalizers[\(index)]")
-            })
+            return .sequence(try members(fields, "normalizers", key: key) { try normalizer($0, key: $1) })
         case "NFC": return .nfc
         case "NFKC": return .nfkc
         case "Lowercase": return .lowercase
@@ -418,9 +424,7 @@ private struct Reader {
         guard let (fields, type) = try component(value, key: key) else { return nil }
         switch type {
         case "Sequence":
-            return .sequence(try list(fields, "pretokenizers", key: key).enumerated().compactMap { index, item in
-                try preTokenizer(item, key: "\(key).pretokenizers[\(index)]")
-            })
+            return .sequence(try members(fields, "pretokenizers", key: key) { try preTokenizer($0, key: $1) })
         case "Split":
             return .split(
                 pattern: try pattern(fields["pattern"], key: key + ".pattern"),
@@ -447,9 +451,7 @@ private struct Reader {
         guard let (fields, type) = try component(value, key: key) else { return nil }
         switch type {
         case "Sequence":
-            return .sequence(try list(fields, "decoders", key: key).enumerated().compactMap { index, item in
-                try decoder(item, key: "\(key).decoders[\(index)]")
-            })
+            return .sequence(try members(fields, "decoders", key: key) { try decoder($0, key: $1) })
         case "ByteLevel": return .byteLevel
         case "Replace":
             let pattern = try pattern(fields["pattern"], key: key + ".pattern")
