@@ -32,10 +32,11 @@ final class BPEModel: @unchecked Sendable {
 
     /// Words up to this many symbols are merged by scanning all pairs; longer ones (whole
     /// documents, with no pre-tokenizer) through a heap, in O(n log n).
-    static let longWord = 48
+    private let longWord: Int
 
-    init(_ file: TokenizerFile, byteLevel: Bool) {
+    init(_ file: TokenizerFile, byteLevel: Bool, longWord: Int = 48) {
         self.byteLevel = byteLevel
+        self.longWord = longWord
         let vocabulary = file.vocabulary
         unitCount = byteLevel ? 256 : 0x1_0000
         unitIds = .allocate(capacity: unitCount)
@@ -110,7 +111,7 @@ final class BPEModel: @unchecked Sendable {
         }
         var count = initialSymbols(word, into: symbols)
         if count >= 2 {
-            count = count <= Self.longWord ? mergeShort(symbols, count, state) : mergeLong(symbols, count, state)
+            count = count <= longWord ? mergeShort(symbols, count, state) : mergeLong(symbols, count, state)
         }
         return UnsafeBufferPointer(start: symbols, count: count)
     }

@@ -5,7 +5,7 @@ func pipeline(_ preTokenizer: PreTokenizer) throws -> PreTokenizerPipeline {
     try PreTokenizerPipeline(preTokenizer, key: "pre_tokenizer")
 }
 
-@Suite struct PreTokenizerTests {
+@Suite struct PreTokenizersTests {
     // Expected words from the `tokenizers` library's ByteLevel pre-tokenizer (decoded to text).
     @Test func splitsLikeGPT2Pattern() throws {
         let splitter = try pipeline(.byteLevel(addPrefixSpace: false, useRegex: true))
