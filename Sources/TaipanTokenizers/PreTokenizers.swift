@@ -325,20 +325,10 @@ struct SegmentCombiner {
         case .isolated:
             emit(range)
         case .contiguous:
-            if let start = pending?.lowerBound, pendingIsMatch == isMatch {
-                pending = start..<range.upperBound
-            } else {
-                if let pending { emit(pending) }
-                pending = range
-                pendingIsMatch = isMatch
-            }
+            extendOrStart(range, extending: pendingIsMatch == isMatch, emit)
+            pendingIsMatch = isMatch
         case .mergedWithPrevious:
-            if isMatch, !previousIsMatch, let start = pending?.lowerBound {
-                pending = start..<range.upperBound
-            } else {
-                if let pending { emit(pending) }
-                pending = range
-            }
+            extendOrStart(range, extending: isMatch && !previousIsMatch, emit)
             previousIsMatch = isMatch
         case .mergedWithNext:
             if let start = pending?.lowerBound, !isMatch {
@@ -349,6 +339,18 @@ struct SegmentCombiner {
                 if let pending { emit(pending) }
                 if isMatch { pending = range } else { emit(range); pending = nil }
             }
+        }
+    }
+
+    /// Extends the pending piece over `range` when there is one and `extending`; otherwise
+    /// hands the pending piece on and starts a new one at `range`.
+    @inline(__always)
+    private mutating func extendOrStart(_ range: Range<Int>, extending: Bool, _ emit: (Range<Int>) -> Void) {
+        if extending, let start = pending?.lowerBound {
+            pending = start..<range.upperBound
+        } else {
+            if let pending { emit(pending) }
+            pending = range
         }
     }
 
