@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "TaipanTensor", targets: ["TaipanTensor"]),
         .library(name: "TaipanNN", targets: ["TaipanNN"]),
         .library(name: "TaipanOptim", targets: ["TaipanOptim"]),
+        .library(name: "TaipanTokenizers", targets: ["TaipanTokenizers"]),
         .library(name: "TaipanData", targets: ["TaipanData"]),
         .library(name: "TaipanCheckpoint", targets: ["TaipanCheckpoint"]),
         .library(name: "TaipanDistributed", targets: ["TaipanDistributed"]),
@@ -33,19 +34,20 @@ let package = Package(
         .target(name: "TaipanTensor", dependencies: ["CBLAS"]),
         .target(name: "TaipanNN", dependencies: ["TaipanTensor"]),
         .target(name: "TaipanOptim", dependencies: ["TaipanTensor"]),
-        .target(name: "TaipanData", dependencies: ["CZstd"]),
+        .target(name: "TaipanTokenizers"),
+        .target(name: "TaipanData", dependencies: ["CZstd", "TaipanTokenizers"]),
         .target(name: "TaipanCheckpoint", dependencies: ["TaipanTensor", "TaipanNN"]),
         .target(name: "TaipanDistributed", dependencies: ["CMPI"]),
         .target(
             name: "TaipanTrain",
             dependencies: [
-                "TaipanTensor", "TaipanNN", "TaipanOptim", "TaipanData", "TaipanCheckpoint", "TaipanDistributed",
+                "TaipanTensor", "TaipanNN", "TaipanOptim", "TaipanTokenizers", "TaipanData", "TaipanCheckpoint", "TaipanDistributed",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
         .executableTarget(
             name: "TaipanCLI",
             dependencies: [
-                "CBLAS", "TaipanTensor", "TaipanNN", "TaipanData", "TaipanCheckpoint", "TaipanDistributed", "TaipanTrain",
+                "CBLAS", "TaipanTensor", "TaipanNN", "TaipanTokenizers", "TaipanData", "TaipanCheckpoint", "TaipanDistributed", "TaipanTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -54,7 +56,14 @@ let package = Package(
         .testTarget(name: "TaipanTensorTests", dependencies: ["TaipanTensor", "TaipanTestSupport"]),
         .testTarget(name: "TaipanNNTests", dependencies: ["TaipanNN", "TaipanTestSupport"]),
         .testTarget(name: "TaipanOptimTests", dependencies: ["TaipanOptim", "TaipanTensor"]),
-        .testTarget(name: "TaipanDataTests", dependencies: ["TaipanData", "CZstd"]),
+        // Shared by the tokenizer and data tests: the tokenizer fixtures made with Hugging Face `tokenizers`.
+        .target(
+            name: "TaipanTokenizersTestSupport", dependencies: ["TaipanTokenizers"],
+            path: "Tests/TaipanTokenizersTestSupport"),
+        .testTarget(name: "TaipanTokenizersTests", dependencies: ["TaipanTokenizers", "TaipanTokenizersTestSupport"]),
+        .testTarget(
+            name: "TaipanDataTests",
+            dependencies: ["TaipanData", "TaipanTokenizers", "TaipanTokenizersTestSupport", "CZstd"]),
         // Runs the built `taipan` executable end to end.
         .testTarget(name: "TaipanCLITests", dependencies: ["TaipanCLI", "TaipanCheckpoint"]),
         .testTarget(name: "TaipanDistributedTests", dependencies: ["TaipanDistributed"]),

@@ -3,14 +3,16 @@
 # on the same text and the same tokenizer.json, in MB/s of UTF-8 input: one thread
 # (RAYON_NUM_THREADS=1 for the library) and all cores (encode_batch). The text is a
 # multi-MB corpus of system documentation cut into documents at blank lines; the tokenizers
-# are the test fixture (3000 ids, NFC) and two trained by `taipan tokenizer train` (VOCAB_SIZE,
-# default 32000; with NFC and without, since the library's NFC normaliser is costly). Both
-# sides are checked to give the same ids before they are timed.
+# are the test fixture (3000 ids, NFC), two trained by `taipan tokenizer train` (VOCAB_SIZE,
+# default 32000; with NFC and without, since the library's NFC normaliser is costly), its
+# SentencePiece-style BPE (--kind sentencepiece-bpe), and the cl100k-style and Llama-2-style
+# (Prepend + Replace, byte fallback) shapes of scripts/tokenizer_shapes.py trained by the
+# library on the same corpus. Both sides are checked to give the same ids before they are
+# timed. Set TAIPAN to a built taipan binary to skip the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=$(scripts/tokenizers-venv.sh)
-swift build -c release --product taipan >/dev/null
-taipan="$(swift build -c release --show-bin-path)/taipan"
+taipan=$(scripts/taipan-binary.sh)
 cores=$(nproc)
 runs=${RUNS:-5}
 work=$(mktemp -d)
@@ -19,6 +21,15 @@ trap 'rm -rf "$work"' EXIT
 scripts/text-corpus.sh "$work/corpus.txt"
 "$taipan" tokenizer train --vocab-size "${VOCAB_SIZE:-32000}" --out "$work/trained" "$work/corpus.txt" >/dev/null
 "$taipan" tokenizer train --vocab-size "${VOCAB_SIZE:-32000}" --no-nfc --out "$work/trained-no-nfc" "$work/corpus.txt" >/dev/null
+"$taipan" tokenizer train --kind sentencepiece-bpe --vocab-size "${VOCAB_SIZE:-32000}" --out "$work/trained-sentencepiece" "$work/corpus.txt" >/dev/null
+for shape in cl100k sp-prepend; do
+    mkdir -p "$work/$shape"
+    PYTHONPATH=scripts "$python" -c '
+import sys, tokenizer_shapes
+lines = open(sys.argv[2], encoding="utf-8", newline="").read().splitlines(keepends=True)
+open(sys.argv[3], "w", encoding="utf-8").write(tokenizer_shapes.train(sys.argv[1], lines, int(sys.argv[4])))
+' "$shape" "$work/corpus.txt" "$work/$shape/tokenizer.json" "${VOCAB_SIZE:-32000}"
+done
 
 # MB/s of the library: encode_batch over the documents, median of $runs runs, after checking
 # its ids against Taipan's.
@@ -50,7 +61,7 @@ taipan_rate() {
 
 echo "corpus: $(du -m "$work/corpus.txt" | cut -f1) MB, $cores cores, median of $runs runs, MB/s"
 printf '%-28s %10s %10s %7s %10s %10s %7s\n' tokenizer "hf 1t" "taipan 1t" ratio "hf ${cores}t" "taipan ${cores}t" ratio
-for name in fixture trained trained-no-nfc; do
+for name in ${TOKENIZERS:-fixture trained trained-no-nfc trained-sentencepiece cl100k sp-prepend}; do
     if [ "$name" = fixture ]; then path=Tests/Fixtures/tokenizer/tokenizer.json; else path="$work/$name/tokenizer.json"; fi
     hf1=$(RAYON_NUM_THREADS=1 hf_rate "$path")
     hfn=$(hf_rate "$path")

@@ -2,6 +2,7 @@
 // medians next to a peer measured in the same run.
 
 import ArgumentParser
+import TaipanTokenizers
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(

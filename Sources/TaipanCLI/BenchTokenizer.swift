@@ -1,9 +1,10 @@
 // BenchTokenizer.swift — `taipan bench tokenizer`: encoding speed in MB/s, checked for
-// round-trip and thread-count equality before it is timed.
+// thread-count equality (and round trips counted) before it is timed.
 
 import ArgumentParser
 import Foundation
 import TaipanData
+import TaipanTokenizers
 
 struct BenchTokenizer: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,8 +13,8 @@ struct BenchTokenizer: ParsableCommand {
         discussion: """
             The file is cut into documents at blank lines ("\\n\\n"), as Python's \
             str.split("\\n\\n") does, and the documents are encoded on --threads threads. \
-            Before timing, the ids are checked to decode back to the documents and to be \
-            the same on one thread and on --threads threads.
+            Before timing, the ids are checked to be the same on one thread and on --threads \
+            threads, and the documents that do not decode back to themselves are counted.
             """)
 
     @OptionGroup var options: TokenizerOptions
@@ -42,9 +43,10 @@ struct BenchTokenizer: ParsableCommand {
         guard ids == tokenizer.encode(documents, threads: 1) else {
             throw InputError(description: "\(file): ids differ between 1 and \(threads) threads")
         }
-        for (document, documentIds) in zip(documents, ids) where try tokenizer.decode(documentIds) != document {
-            throw InputError(description: "\(file): a document does not decode back to itself: \(document.prefix(80).debugDescription)")
-        }
+        // Decoding is lossy for some tokenizers on some text (normalisers, special tokens written
+        // in the text, which SentencePiece-style decoders give back with a space): counted, not fatal.
+        var lossy = 0
+        for (document, documentIds) in zip(documents, ids) where try tokenizer.decode(documentIds) != document { lossy += 1 }
 
         var rates: [Double] = []
         for _ in 0..<runs {
@@ -58,7 +60,7 @@ struct BenchTokenizer: ParsableCommand {
         rates.sort()
         let median = rates[rates.count / 2]
         let tokens = ids.reduce(0) { $0 + $1.count }
-        print("\(file): \(String(format: "%.2f", Double(bytes) / 1e6)) MB, \(documents.count) documents, \(tokens) tokens")
+        print("\(file): \(String(format: "%.2f", Double(bytes) / 1e6)) MB, \(documents.count) documents, \(tokens) tokens, \(lossy) not decoding back to themselves")
         print("threads \(threads): \(String(format: "%.2f", median)) MB/s (median of \(runs); runs \(rates.map { String(format: "%.2f", $0) }.joined(separator: " ")))")
     }
 

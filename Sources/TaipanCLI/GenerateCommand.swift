@@ -11,6 +11,7 @@ import TaipanCheckpoint
 import TaipanData
 import TaipanNN
 import TaipanTensor
+import TaipanTokenizers
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

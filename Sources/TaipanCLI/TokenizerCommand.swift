@@ -1,10 +1,11 @@
-// TokenizerCommand.swift — `taipan tokenizer train`: learns a byte-level BPE from text shards
+// TokenizerCommand.swift — `taipan tokenizer train`: learns a BPE (byte-level or SentencePiece-style) from text shards
 // (read through `ShardReader`) and writes DIR/tokenizer.json (the Hugging Face `tokenizers`
 // format).
 
 import ArgumentParser
 import Foundation
 import TaipanData
+import TaipanTokenizers
 
 struct TokenizerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +15,7 @@ struct TokenizerCommand: ParsableCommand {
 struct TokenizerTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a byte-level BPE tokenizer and write DIR/tokenizer.json.",
+        abstract: "Train a BPE tokenizer (byte-level or SentencePiece-style) and write DIR/tokenizer.json.",
         discussion: """
             Inputs are read as the data pipeline reads them: .jsonl and .jsonl.zst files give \
             one document per record (the --text-field of each line; bad records fail or are \
@@ -22,7 +23,10 @@ struct TokenizerTrain: ParsableCommand {
             with its line ending, because that is how the Hugging Face tokenizers trainer \
             reads the files it is given (Tokenizer.train(files)); so a tokenizer trained here \
             on text files has the same merges as one trained there. (`taipan data prepare` \
-            tokenises a .txt file as one document.)
+            tokenises a .txt file as one document.) --kind sentencepiece-bpe writes Llama-2's \
+            shape: spaces as ▁, characters as the alphabet, <0x00>…<0xFF> byte fallback, \
+            special tokens <unk>, <s>, </s> unless --special-token is given (<unk> is always \
+            there).
             """)
 
     @Option(help: "The vocabulary size: special tokens, 256 bytes and the merged tokens.")
@@ -34,7 +38,10 @@ struct TokenizerTrain: ParsableCommand {
     @Option(help: "Pairs seen fewer times than this are not merged.")
     var minFrequency = 0
 
-    @Option(name: .customLong("special-token"), help: "A special token (repeatable; default <|endoftext|>).")
+    @Option(help: "The tokenizer's shape: \(BPETrainer.Kind.allCases.map(\.rawValue).joined(separator: " or ")).")
+    var kind: BPETrainer.Kind = .byteLevel
+
+    @Option(name: .customLong("special-token"), help: "A special token (repeatable; default <|endoftext|>, or <unk> <s> </s> for sentencepiece-bpe).")
     var specialTokens: [String] = []
 
     @Flag(help: "Leave text as it is instead of putting it in Unicode NFC.")
@@ -49,7 +56,7 @@ struct TokenizerTrain: ParsableCommand {
     var inputs: [String]
 
     func validate() throws {
-        let specials = specialTokens.isEmpty ? 1 : Set(specialTokens).count
+        let specials = Set(chosenSpecialTokens).count + (kind == .sentencePiece && !chosenSpecialTokens.contains(BPETrainer.unknownToken) ? 1 : 0)
         guard vocabSize >= 256 + specials else {
             throw ValidationError("--vocab-size must be at least \(256 + specials): 256 bytes + \(specials) special token(s) (got \(vocabSize))")
         }
@@ -58,6 +65,12 @@ struct TokenizerTrain: ParsableCommand {
         for input in inputs where ShardFormat(path: input) == nil {
             throw ValidationError("\(input): unknown input format (expected a name ending in \(ShardFormat.extensions.joined(separator: ", ")))")
         }
+    }
+
+    /// The special tokens given, or the kind's defaults.
+    var chosenSpecialTokens: [String] {
+        if !specialTokens.isEmpty { return specialTokens }
+        return kind == .sentencePiece ? [BPETrainer.unknownToken, "<s>", "</s>"] : ["<|endoftext|>"]
     }
 
     func run() throws {
@@ -71,8 +84,7 @@ struct TokenizerTrain: ParsableCommand {
         let start = ContinuousClock.now
         var trainer = BPETrainer(
             vocabularySize: vocabSize, minimumFrequency: minFrequency,
-            specialTokens: specialTokens.isEmpty ? ["<|endoftext|>"] : specialTokens,
-            normalizesNFC: !noNfc)
+            specialTokens: chosenSpecialTokens, normalizesNFC: !noNfc, kind: kind)
         let options = records.recordOptions(plainTextDocuments: .lines)
         var skipped = SkippedRecords()
         for input in inputs {
@@ -96,3 +108,5 @@ struct TokenizerTrain: ParsableCommand {
         print("wrote \(outputPath): \(file.vocabulary.count) tokens, \(file.merges.count) merges, \(String(format: "%.1f", seconds)) s")
     }
 }
+
+extension BPETrainer.Kind: ExpressibleByArgument {}

@@ -5,11 +5,12 @@
 import ArgumentParser
 import Foundation
 import TaipanData
+import TaipanTokenizers
 
-/// `--tokenizer PATH|byte`: a Hugging Face `tokenizer.json` (or a directory holding one), or
+/// `--tokenizer PATH|byte`: a Hugging Face BPE `tokenizer.json` (or a directory holding one), or
 /// the byte tokenizer.
 struct TokenizerOptions: ParsableArguments {
-    @Option(help: "A byte-level BPE tokenizer.json (or a directory holding one), or 'byte' for the byte tokenizer.")
+    @Option(help: "A BPE tokenizer.json (or a directory holding one), or 'byte' for the byte tokenizer.")
     var tokenizer: String
 
     /// The tokenizer and the identity a manifest records for it.

@@ -13,6 +13,7 @@
 
 import Dispatch
 import Foundation
+import TaipanTokenizers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -178,7 +179,7 @@ public struct DataPreparation {
     func endOfTextId() throws -> Int32 {
         guard let endOfText = tokenizer.endOfText else {
             throw DataError.invalidArgument(
-                "\(tokenizerIdentity.name): the tokenizer has no <|endoftext|> token, which prepare puts after every document")
+                "\(tokenizerIdentity.name): the tokenizer has no end-of-text token (\(BPETokenizer.endOfTextNames.joined(separator: ", "))), which prepare puts after every document")
         }
         return endOfText
     }

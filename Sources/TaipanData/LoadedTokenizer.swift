@@ -3,6 +3,7 @@
 // a token directory's manifest records (the SHA-256 of the very bytes that were parsed).
 
 import Foundation
+import TaipanTokenizers
 
 /// A tokenizer opened from its command-line name, and its identity.
 public struct LoadedTokenizer: Sendable {
@@ -36,7 +37,7 @@ public struct LoadedTokenizer: Sendable {
         } catch {
             throw TokenizerError.invalidFile(path: path, reason: "cannot be read (\(error.localizedDescription))")
         }
-        let bpe = BPETokenizer(try TokenizerFile(json: bytes, path: path))
+        let bpe = try BPETokenizer(try TokenizerFile(json: bytes, path: path), path: path)
         tokenizer = bpe
         identity = TokenizerIdentity(
             name: path, sha256: SHA256.hash(bytes), vocabularySize: bpe.vocabularySize, endOfText: bpe.endOfText)

@@ -11,6 +11,7 @@
 // `def` line(s) and docstring, the completion its body.
 
 import Foundation
+import TaipanTokenizers
 
 /// Where one source of the sample takes its documents from.
 public struct SampleSource: Sendable {

@@ -8,6 +8,8 @@
 // text differently (a SentencePiece-style decoder drops the first space); the cost is linear
 // in the length a step, small beside a model's step.
 
+import TaipanTokenizers
+
 /// Decodes ids as they arrive into text given out in complete characters.
 public struct StreamingDecoder {
     public let tokenizer: any Tokenizer

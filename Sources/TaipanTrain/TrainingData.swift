@@ -6,6 +6,7 @@
 
 import Foundation
 import TaipanData
+import TaipanTokenizers
 
 /// The train and validation token shards of a run, and the tokenizer that made them.
 struct TrainingData {

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import TaipanTokenizers
+import TaipanTokenizersTestSupport
 @testable import TaipanData
 
 @Suite struct DataPrepareTests {
@@ -182,6 +184,23 @@ import Testing
         #expect(manifest.settings.tokenWidth == 2)
     }
 
+    /// Each released shape's fixture prepares into the ids Hugging Face gives, each document
+    /// followed by the shape's end-of-text token.
+    @Test(arguments: ["cl100k", "llama3", "o200k", "qwen2", "falcon", "sp-metaspace", "sp-prepend"])
+    func everyShapePreparesIntoTheLibrarysIds(shape: String) throws {
+        let directory = try makeTemporaryDirectory()
+        let cases = try ShapeFixtures.cases(shape).filter { !$0.text.isEmpty }
+        try writeFile(directory + "/fixture.jsonl", Array(cases.map { jsonLine($0.text, "Fixture") }.joined().utf8))
+        let loaded = try LoadedTokenizer(named: ShapeFixtures.tokenizerPath(shape))
+        let endOfText = try #require(loaded.identity.endOfText)
+        var options = PrepareOptions(inputs: [directory + "/fixture.jsonl"], outputDirectory: directory + "/tokens")
+        options.validationFraction = 0
+        let manifest = try DataPreparation(options: options, tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity).run().manifest
+        #expect(try allTokens(manifest, split: "train", directory: options.outputDirectory) == cases.flatMap { $0.ids + [endOfText] })
+        #expect(manifest.settings.tokenizer == loaded.identity)
+        #expect(manifest.settings.tokenizer.sha256 == (try fileSHA256(path: ShapeFixtures.tokenizerPath(shape))))
+    }
+
     @Test func tokenizerWithoutEndOfTextIsRefusedByName() throws {
         let directory = try makeTemporaryDirectory()
         try writeFile(directory + "/a.jsonl", Array(jsonLine("text", "S").utf8))
@@ -191,7 +210,7 @@ import Testing
         let preparation = DataPreparation(options: PrepareOptions(inputs: [directory + "/a.jsonl"], outputDirectory: directory + "/t"),
                                           tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity)
         #expect(throws: DataError.invalidArgument(
-            "\(path): the tokenizer has no <|endoftext|> token, which prepare puts after every document")) { _ = try preparation.run() }
+            "\(path): the tokenizer has no end-of-text token (<|endoftext|>, <|end_of_text|>, </s>, <|im_end|>, <eos>), which prepare puts after every document")) { _ = try preparation.run() }
     }
 
     @Test func plainTextLinesAsDocumentsAreRecordedInTheSettings() throws {

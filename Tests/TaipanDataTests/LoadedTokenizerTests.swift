@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import TaipanTokenizers
+import TaipanTokenizersTestSupport
 @testable import TaipanData
 
 @Suite struct LoadedTokenizerTests {
@@ -38,7 +40,7 @@ import Testing
         #expect(message(directory).hasPrefix(directory + "/tokenizer.json: cannot be read"))
         let unigram = directory + "/unigram.json"
         try writeFile(unigram, Array(#"{"model": {"type": "Unigram", "vocab": []}}"#.utf8))
-        #expect(message(unigram) == unigram + ": key 'model.type' is \"Unigram\"; only byte-level BPE models are supported")
+        #expect(message(unigram) == unigram + ": key 'model.type' is \"Unigram\"; only BPE models are supported")
         let broken = directory + "/broken.json"
         try writeFile(broken, Array(#"{"model": "#.utf8))
         #expect(message(broken).hasPrefix(broken + ": is not valid JSON"))

@@ -1,4 +1,5 @@
 import Foundation
+import TaipanTokenizers
 import Testing
 @testable import TaipanData
 

@@ -1,3 +1,4 @@
+import TaipanTokenizers
 import Testing
 @testable import TaipanData
 

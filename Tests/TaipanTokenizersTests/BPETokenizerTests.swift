@@ -1,46 +1,10 @@
 import Foundation
 import Testing
-@testable import TaipanData
-
-/// The fixtures of Tests/Fixtures/tokenizer: a byte-level BPE `tokenizer.json` (NFC, 3000 ids,
-/// trained with Hugging Face `tokenizers`) and the ids that library gives for a set of texts.
-enum TokenizerFixtures {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/tokenizer")
-    static let tokenizerPath = directory.appendingPathComponent("tokenizer.json").path
-
-    struct Case: Decodable {
-        let text: String
-        let ids: [Int32]
-        let decoded: String
-    }
-
-    static func cases() throws -> [Case] {
-        let data = try Data(contentsOf: directory.appendingPathComponent("expected.json"))
-        return try JSONDecoder().decode([Case].self, from: data)
-    }
-}
-
-/// A minimal byte-level BPE `tokenizer.json` around `model` and `addedTokens` (JSON text).
-func tinyTokenizerJSON(
-    vocabulary: [String], merges: String, addedTokens: String = "[]", normalizer: String = "null",
-    addPrefixSpace: Bool = false
-) -> String {
-    var entries = (0..<256).map { "\(TokenizerFile.quote(String(ByteLevel.characters[$0]))): \($0)" }
-    for (offset, token) in vocabulary.enumerated() { entries.append("\(TokenizerFile.quote(token)): \(256 + offset)") }
-    return """
-    {"version": "1.0", "truncation": null, "padding": null, "added_tokens": \(addedTokens),
-     "normalizer": \(normalizer),
-     "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": \(addPrefixSpace), "trim_offsets": true, "use_regex": true},
-     "post_processor": null, "decoder": {"type": "ByteLevel"},
-     "model": {"type": "BPE", "dropout": null, "unk_token": null, "vocab": {\(entries.joined(separator: ", "))},
-               "merges": \(merges)}}
-    """
-}
+import TaipanTokenizersTestSupport
+@testable import TaipanTokenizers
 
 func tinyTokenizer(_ json: String) throws -> BPETokenizer {
-    BPETokenizer(try TokenizerFile(json: Data(json.utf8), path: "tiny.json"))
+    try BPETokenizer(try TokenizerFile(json: Data(json.utf8), path: "tiny.json"))
 }
 
 @Suite struct BPETokenizerTests {
@@ -54,6 +18,36 @@ func tinyTokenizer(_ json: String) throws -> BPETokenizer {
         for entry in cases {
             #expect(tokenizer.encode(entry.text) == entry.ids, "\(entry.text.debugDescription)")
             #expect(try tokenizer.decode(entry.ids) == entry.decoded, "\(entry.text.debugDescription)")
+        }
+    }
+
+    @Test(arguments: ShapeFixtures.shapes)
+    func releasedShapesMatchHuggingFace(shape: String) throws {
+        let tokenizer = try BPETokenizer(contentsOf: ShapeFixtures.tokenizerPath(shape))
+        for entry in try ShapeFixtures.cases(shape) {
+            #expect(tokenizer.encode(entry.text) == entry.ids, "\(shape) \(entry.text.debugDescription)")
+            if let decoded = entry.decoded {
+                #expect(try tokenizer.decode(entry.ids) == decoded, "\(shape) \(entry.text.debugDescription)")
+            }
+        }
+    }
+
+    /// Every Split behavior (inverted or not), a pattern no scanner knows, Metaspace's prepend
+    /// schemes, more normalizers and decoders, behind the fixtures' vocabularies.
+    @Test func componentVariantsMatchHuggingFace() throws {
+        let variants = try ShapeFixtures.variants()
+        #expect(variants.count == 46)
+        for variant in variants {
+            let file = try TokenizerFile(object: variant.object, path: variant.name)
+            let tokenizer = try BPETokenizer(file, path: variant.name)
+            for entry in variant.cases {
+                #expect(tokenizer.encode(entry.text) == entry.ids, "\(variant.name): \(entry.text.debugDescription)")
+                if let decoded = entry.decoded {
+                    #expect(try tokenizer.decode(entry.ids) == decoded, "\(variant.name): \(entry.text.debugDescription)")
+                }
+            }
+            // What is written reads back the same.
+            #expect(try TokenizerFile(json: Data(file.json().utf8), path: "again.json") == file, "\(variant.name)")
         }
     }
 
@@ -144,10 +138,15 @@ func tinyTokenizer(_ json: String) throws -> BPETokenizer {
 
     @Test func filesThatAreNotByteLevelBPEAreRefusedByKey() throws {
         let good = tinyTokenizerJSON(vocabulary: [], merges: "[]")
+        let byteLevel = #""pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},"#
         let cases: [(String, String)] = [
             (good.replacingOccurrences(of: #""type": "BPE""#, with: #""type": "WordPiece""#), "model.type"),
             (good.replacingOccurrences(of: #""pre_tokenizer": {"type": "ByteLevel""#, with: #""pre_tokenizer": {"type": "Whitespace""#), "pre_tokenizer"),
-            (good.replacingOccurrences(of: #""normalizer": null"#, with: #""normalizer": {"type": "Lowercase"}"#), "normalizer"),
+            (good.replacingOccurrences(of: #""normalizer": null"#, with: #""normalizer": {"type": "BertNormalizer"}"#), "normalizer"),
+            (good.replacingOccurrences(of: #""decoder": {"type": "ByteLevel"}"#, with: #""decoder": {"type": "WordPiece"}"#), "decoder"),
+            (good.replacingOccurrences(of: #""post_processor": null"#, with: #""post_processor": {"type": "TemplateProcessing"}"#), "post_processor"),
+            (good.replacingOccurrences(of: byteLevel, with: #""pre_tokenizer": {"type": "Split", "pattern": {"Regex": "("}, "behavior": "Isolated"},"#), "pre_tokenizer.pattern.Regex"),
+            (good.replacingOccurrences(of: byteLevel, with: #""pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "Sideways"},"#), "pre_tokenizer.behavior"),
             (tinyTokenizerJSON(vocabulary: [], merges: #"["a b"]"#), "model.merges[0]"),
             (tinyTokenizerJSON(vocabulary: [], merges: #"["a b c"]"#), "model.merges[0]"),
             ("[1, 2]", "not a JSON object"),
@@ -155,7 +154,7 @@ func tinyTokenizer(_ json: String) throws -> BPETokenizer {
         ]
         for (json, key) in cases {
             do {
-                _ = try TokenizerFile(json: Data(json.utf8), path: "bad.json")
+                _ = try BPETokenizer(TokenizerFile(json: Data(json.utf8), path: "bad.json"), path: "bad.json")
                 Issue.record("accepted a file with a bad \(key)")
             } catch let error as TokenizerError {
                 #expect(error.description.hasPrefix("bad.json: "))

@@ -1,4 +1,4 @@
-// AddedToken.swift — the `added_tokens` of a Hugging Face `tokenizer.json` (special tokens such
+// AddedTokens.swift — the `added_tokens` of a Hugging Face `tokenizer.json` (special tokens such
 // as `<|endoftext|>`, GPT-NeoX's runs of spaces) and the matcher that cuts them out of text
 // before pre-tokenisation: leftmost-longest matches, with the `single_word`, `lstrip` and
 // `rstrip` rules of the `tokenizers` library's AddedVocabulary.

@@ -1,5 +1,5 @@
 import Testing
-@testable import TaipanData
+@testable import TaipanTokenizers
 
 @Suite struct WordCacheTests {
     @Test func findsWhatWasInsertedAndStartsAgainWhenFull() {

@@ -4,7 +4,7 @@
 
 /// A value shared with worker threads on the caller's promise that they never touch the same
 /// memory (each writes its own indices of a buffer, say).
-struct UncheckedSendableBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+package struct UncheckedSendableBox<Value>: @unchecked Sendable {
+    package let value: Value
+    package init(_ value: Value) { self.value = value }
 }

@@ -1,5 +1,5 @@
 import Testing
-@testable import TaipanData
+@testable import TaipanTokenizers
 
 @Suite struct ByteTokenizerTests {
     @Test func encodesUTF8BytesAndRoundTrips() throws {

@@ -1,16 +1,31 @@
-// BPETrainer.swift — trains a byte-level BPE (Sennrich et al. 2016, with GPT-2's byte-level
-// alphabet) and writes it as a Hugging Face `tokenizer.json`. It follows the `BpeTrainer` of
-// the `tokenizers` library step for step, so the same words give the same merges: special
-// tokens take the first ids, the 256 byte characters the next ones (in code-point order), and
-// each merge joins the most frequent pair of neighbouring tokens (the smallest pair of ids
-// among equals). Pair counts are updated incrementally from the words a merge touches, never
-// recounted; a max-heap with lazy re-insertion finds the most frequent pair.
+// BPETrainer.swift — trains a BPE (Sennrich et al. 2016) and writes it as a Hugging Face
+// `tokenizer.json`: byte-level, with GPT-2's byte alphabet, or SentencePiece-style (Llama-2's
+// shape: `▁` for spaces, characters as the alphabet, `<0x00>`…`<0xFF>` byte fallback). For
+// byte-level BPE it follows the `BpeTrainer` of the `tokenizers` library step for step, so the
+// same words give the same merges: special tokens take the first ids, the 256 byte characters
+// the next ones (in code-point order), and each merge joins the most frequent pair of
+// neighbouring tokens (the smallest pair of ids among equals). Pair counts are updated
+// incrementally from the words a merge touches, never recounted; a max-heap with lazy
+// re-insertion finds the most frequent pair. Words are counted through the same splitter the
+// trained tokenizer encodes with (WordSplitter.swift).
 
 import Dispatch
 
-/// Counts words in texts and learns byte-level BPE merges from them.
+/// Counts words in texts and learns BPE merges from them.
 public struct BPETrainer: Sendable {
-    /// The vocabulary size to reach: special tokens, the 256 bytes and the merged tokens.
+    /// The shape of the tokenizer to train.
+    public enum Kind: String, Sendable, CaseIterable {
+        /// GPT-2's byte-level BPE: the `ByteLevel` pre-tokenizer and decoder.
+        case byteLevel = "byte-level"
+        /// SentencePiece-style BPE with byte fallback: the `Prepend("▁")` and `Replace(" ", "▁")`
+        /// normalizers, words cut before each `▁` (`Metaspace`, prepend scheme never), the
+        /// characters seen as the alphabet, `<0x00>`…`<0xFF>` for the others, and the decoders
+        /// `Replace`, `ByteFallback`, `Fuse`, `Strip`.
+        case sentencePiece = "sentencepiece-bpe"
+    }
+
+    /// The vocabulary size to reach: special tokens, the alphabet (and byte tokens), and the
+    /// merged tokens.
     public var vocabularySize: Int
     /// Pairs seen fewer times than this are never merged (`min_frequency`).
     public var minimumFrequency: Int
@@ -18,65 +33,80 @@ public struct BPETrainer: Sendable {
     public var specialTokens: [String]
     /// Whether texts are put in Unicode normalization form C (written as the NFC normalizer).
     public var normalizesNFC: Bool
-    /// The pre-tokenizer's `add_prefix_space`.
+    /// The pre-tokenizer's `add_prefix_space` (byte-level only).
     public var addPrefixSpace: Bool
+    public var kind: Kind
+    /// SentencePiece-style only: the most frequent characters kept as the alphabet; the others
+    /// are left to byte fallback.
+    public var alphabetLimit: Int
 
     /// How often each word (its UTF-8 bytes, after pre-tokenisation) was seen.
     public private(set) var wordCounts: [[UInt8]: Int] = [:]
 
+    /// The SentencePiece-style unknown token, always among the special tokens.
+    public static let unknownToken = "<unk>"
+
     public init(
         vocabularySize: Int, minimumFrequency: Int = 0, specialTokens: [String] = ["<|endoftext|>"],
-        normalizesNFC: Bool = true, addPrefixSpace: Bool = false
+        normalizesNFC: Bool = true, addPrefixSpace: Bool = false, kind: Kind = .byteLevel, alphabetLimit: Int = 1000
     ) {
         self.vocabularySize = vocabularySize
         self.minimumFrequency = minimumFrequency
-        self.specialTokens = specialTokens
+        self.specialTokens = kind == .sentencePiece && !specialTokens.contains(Self.unknownToken)
+            ? [Self.unknownToken] + specialTokens : specialTokens
         self.normalizesNFC = normalizesNFC
         self.addPrefixSpace = addPrefixSpace
+        self.kind = kind
+        self.alphabetLimit = alphabetLimit
+    }
+
+    /// The tokenizer file of this shape around `vocabulary` and `merges`.
+    func file(vocabulary: [String: Int32], merges: [TokenizerFile.Merge]) -> TokenizerFile {
+        let added = specialTokens.map { AddedToken(id: vocabulary[$0] ?? 0, content: $0, special: true, normalized: false) }
+        let nfc: [Normalizer] = normalizesNFC ? [.nfc] : []
+        switch kind {
+        case .byteLevel:
+            return TokenizerFile(
+                vocabulary: vocabulary, merges: merges, addedTokens: added,
+                normalizer: normalizesNFC ? .nfc : nil,
+                preTokenizer: .byteLevel(addPrefixSpace: addPrefixSpace, useRegex: true), decoder: .byteLevel)
+        case .sentencePiece:
+            return TokenizerFile(
+                vocabulary: vocabulary, merges: merges, addedTokens: added,
+                normalizer: .sequence(nfc + [.prepend("▁"), .replace(pattern: .string(" "), content: "▁")]),
+                preTokenizer: .metaspace(replacement: "▁", prependScheme: .never, split: true),
+                decoder: .sequence([
+                    .replace(pattern: .string("▁"), content: " "), .byteFallback, .fuse,
+                    .strip(content: " ", start: 1, stop: 0),
+                ]),
+                unknownToken: Self.unknownToken, fuseUnknown: true, byteFallback: true)
+        }
     }
 
     /// Counts the words of `documents`, on `threads` threads.
     public mutating func add(_ documents: [String], threads: Int = 1) {
         let groups = max(1, min(threads, documents.count))
-        let counter = WordCounter(
-            specialTokens: specialTokens, normalizesNFC: normalizesNFC, addPrefixSpace: addPrefixSpace)
+        let empty = file(vocabulary: [:], merges: [])
+        // The components are this file's own, so the splitter cannot fail.
+        guard let splitter = try? WordSplitter(empty, addedTokens: empty.addedTokens, path: "trainer") else { return }
         var counts = [[[UInt8]: Int]](repeating: [:], count: groups)
         counts.withUnsafeMutableBufferPointer { buffer in
             let shared = UncheckedSendableBox(buffer)
             DispatchQueue.concurrentPerform(iterations: groups) { group in
                 let range = (documents.count * group / groups)..<(documents.count * (group + 1) / groups)
                 var local: [[UInt8]: Int] = [:]
-                for index in range { counter.count(documents[index], into: &local) }
+                for index in range {
+                    var document = documents[index]
+                    document.withUTF8 { bytes in
+                        splitter.forEachWord(bytes) { word in
+                            if case .text(let piece) = word { local[Array(piece.bytes), default: 0] += 1 }
+                        }
+                    }
+                }
                 shared.value[group] = local
             }
         }
         for local in counts { wordCounts.merge(local, uniquingKeysWith: +) }
-    }
-
-    /// Counts the words of every document `reader` yields (bad records fail or are skipped
-    /// by its policy, as `reader.skipped` then counts), gathering about `batchBytes` of text
-    /// or `batchDocuments` documents at a time and counting each batch on `threads` threads.
-    /// Returns the documents and the UTF-8 bytes of text counted.
-    @discardableResult
-    public mutating func add(
-        _ reader: ShardReader, threads: Int = 1, batchBytes: Int = 64 << 20, batchDocuments: Int = 20_000
-    ) throws -> (documents: Int, bytes: Int) {
-        var documents = 0, bytes = 0
-        var batch: [String] = []
-        var pendingBytes = 0
-        while let document = try reader.next() {
-            pendingBytes += document.text.utf8.count
-            batch.append(document.text)
-            if pendingBytes >= batchBytes || batch.count >= batchDocuments {
-                add(batch, threads: threads)
-                documents += batch.count
-                bytes += pendingBytes
-                batch.removeAll(keepingCapacity: true)
-                pendingBytes = 0
-            }
-        }
-        add(batch, threads: threads)
-        return (documents + batch.count, bytes + pendingBytes)
     }
 
     /// Learns merges from the words counted so far and returns the tokenizer file.
@@ -94,9 +124,21 @@ public struct BPETrainer: Sendable {
             return id
         }
         for token in specialTokens { _ = addToken(token) }
-        var idOfByte = [Int32](repeating: 0, count: 256)
-        for byte in (0..<256).sorted(by: { ByteLevel.characters[$0].value < ByteLevel.characters[$1].value }) {
-            idOfByte[byte] = addToken(String(ByteLevel.characters[byte]))
+        var idOfByte = [Int32](repeating: -1, count: 256)
+        var idOfCharacter: [Unicode.Scalar: Int32] = [:]
+        switch kind {
+        case .byteLevel:
+            for byte in (0..<256).sorted(by: { ByteLevel.characters[$0].value < ByteLevel.characters[$1].value }) {
+                idOfByte[byte] = addToken(String(ByteLevel.characters[byte]))
+            }
+        case .sentencePiece:
+            for byte in 0..<256 { _ = addToken(String(format: "<0x%02X>", byte)) }
+            for character in alphabet() { idOfCharacter[character] = addToken(String(character)) }
+        }
+        /// A word's symbols: its bytes' characters, or its characters in the alphabet.
+        func symbolsOf(_ word: [UInt8]) -> [Int32] {
+            if kind == .byteLevel { return word.map { idOfByte[Int($0)] } }
+            return String(decoding: word, as: UTF8.self).unicodeScalars.compactMap { idOfCharacter[$0] }
         }
 
         // Words as runs of symbols in one arena; merging only ever shortens a word.
@@ -106,16 +148,18 @@ public struct BPETrainer: Sendable {
         var wordLengths: [Int] = []  // (W) each word's current symbol count
         var counts: [Int] = []  // (W) each word's count
         for (word, count) in words {
+            let wordSymbols = symbolsOf(word)
             wordStarts.append(symbols.count)
-            wordLengths.append(word.count)
+            wordLengths.append(wordSymbols.count)
             counts.append(count)
-            for byte in word { symbols.append(idOfByte[Int(byte)]) }
+            symbols.append(contentsOf: wordSymbols)
         }
 
         var pairCounts: [UInt64: Int] = [:]
         var positions: [UInt64: [Int32]] = [:]
         for word in 0..<words.count {
             let start = wordStarts[word]
+            guard wordLengths[word] >= 2 else { continue }
             for index in start..<(start + wordLengths[word] - 1) {
                 let pair = Self.pair(symbols[index], symbols[index + 1])
                 pairCounts[pair, default: 0] += counts[word]
@@ -162,10 +206,19 @@ public struct BPETrainer: Sendable {
 
         var vocabulary: [String: Int32] = [:]
         for (id, token) in tokens.enumerated() { vocabulary[token] = Int32(id) }
-        let added = specialTokens.map { AddedToken(id: idsByToken[$0] ?? 0, content: $0, special: true, normalized: false) }
-        return TokenizerFile(
-            vocabulary: vocabulary, merges: merges, addedTokens: added,
-            normalizesNFC: normalizesNFC, addPrefixSpace: addPrefixSpace)
+        return file(vocabulary: vocabulary, merges: merges)
+    }
+
+    /// The SentencePiece-style alphabet: the `alphabetLimit` most frequent characters of the
+    /// words counted (the most frequent first, then by code point), in code-point order.
+    func alphabet() -> [Unicode.Scalar] {
+        var counts: [Unicode.Scalar: Int] = [:]
+        for (word, count) in wordCounts {
+            for scalar in String(decoding: word, as: UTF8.self).unicodeScalars { counts[scalar, default: 0] += count }
+        }
+        let kept = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.value < $1.key.value }
+            .prefix(alphabetLimit).map(\.key)
+        return kept.sorted { $0.value < $1.value }
     }
 
     @inline(__always)
@@ -199,51 +252,6 @@ public struct BPETrainer: Sendable {
             }
             index += 1
         }
-    }
-}
-
-/// Splits documents into words the way the trained tokenizer will: special tokens out, NFC,
-/// then the ByteLevel pre-tokenizer.
-private struct WordCounter: Sendable {
-    let specials: AddedTokenMatcher
-    let normalizesNFC: Bool
-    let preTokenizer: ByteLevelPreTokenizer
-
-    init(specialTokens: [String], normalizesNFC: Bool, addPrefixSpace: Bool) {
-        let tokens = specialTokens.enumerated().map {
-            AddedToken(id: Int32($0.offset), content: $0.element, special: true, normalized: false)
-        }
-        specials = AddedTokenMatcher(tokens: tokens, contents: specialTokens)
-        self.normalizesNFC = normalizesNFC
-        preTokenizer = ByteLevelPreTokenizer(addPrefixSpace: addPrefixSpace)
-    }
-
-    func count(_ document: String, into counts: inout [[UInt8]: Int]) {
-        var document = document
-        document.withUTF8 { bytes in
-            specials.split(bytes) { piece in
-                guard case .text(let range) = piece else { return }
-                let text = UnsafeBufferPointer(rebasing: bytes[range])
-                if normalizesNFC, let composed = NFC.normalize(text) {
-                    composed.withUnsafeBufferPointer { countWords($0, into: &counts) }
-                } else {
-                    countWords(text, into: &counts)
-                }
-            }
-        }
-    }
-
-    private func countWords(_ text: UnsafeBufferPointer<UInt8>, into counts: inout [[UInt8]: Int]) {
-        if preTokenizer.addPrefixSpace, let first = text.first, first != 0x20 {
-            let spaced = [0x20] + Array(text)
-            spaced.withUnsafeBufferPointer { countSplitWords($0, into: &counts) }
-        } else {
-            countSplitWords(text, into: &counts)
-        }
-    }
-
-    private func countSplitWords(_ text: UnsafeBufferPointer<UInt8>, into counts: inout [[UInt8]: Int]) {
-        preTokenizer.forEachWord(in: text) { range in counts[Array(text[range]), default: 0] += 1 }
     }
 }
 

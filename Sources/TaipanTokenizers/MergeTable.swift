@@ -1,4 +1,4 @@
-// MergeTable.swift — the merges of a byte-level BPE as an open-addressing hash table from a
+// MergeTable.swift — the merges of a BPE as an open-addressing hash table from a
 // pair of token ids to the merge's rank and the id of the merged token: the lookup at the heart
 // of encoding, so it avoids Dictionary's hashing and bounds checks.
 

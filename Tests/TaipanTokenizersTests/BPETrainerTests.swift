@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TaipanData
+@testable import TaipanTokenizers
 
 @Suite struct BPETrainerTests {
     /// "hug hug hug pug pun" → words hug, Ġhug ×2, Ġpug, Ġpun. Worked by hand:
@@ -29,7 +29,7 @@ import Testing
         #expect(file.vocabulary["un"] == 261)
         #expect(file.addedTokens == [AddedToken(id: 0, content: "<|endoftext|>", special: true, normalized: false)])
 
-        let tokenizer = BPETokenizer(file)
+        let tokenizer = try BPETokenizer(file)
         // "hug" → [hug]; " pun" → Ġ p u n → [Ġp] [un] (Ġp·un is no merge).
         #expect(tokenizer.encode("hug pun") == [258, 259, 261])
         #expect(tokenizer.encode("hug<|endoftext|>") == [258, 0])
@@ -45,24 +45,6 @@ import Testing
         var trainer = BPETrainer(vocabularySize: 300)
         trainer.add(["e\u{301}<|endoftext|>a b", "a"], threads: 2)
         #expect(trainer.wordCounts == [[0xC3, 0xA9]: 1, [0x61]: 2, [0x20, 0x62]: 1])
-    }
-
-    @Test func countsTheDocumentsOfShardsAcrossBatches() throws {
-        let directory = try makeTemporaryDirectory()
-        let records = #"{"text": "a b"}"# + "\n" + #"{"text": "a\nb"}"# + "\n\n" + #"{"text": ""}"# + "\n" + #"{"text": "b"}"# + "\n"
-        try writeFile(directory + "/docs.jsonl.zst", zstdFrame(Array(records.utf8)))
-        try writeFile(directory + "/lines.txt", Array("a\n  b".utf8))
-        var trainer = BPETrainer(vocabularySize: 300)
-        let jsonl = try ShardReader(path: directory + "/docs.jsonl.zst", bufferSize: 7)
-        let read = try trainer.add(jsonl, threads: 2, batchDocuments: 2)
-        #expect(read.documents == 3)
-        #expect(read.bytes == 7)
-        #expect(jsonl.skipped.emptyDocuments == 1)
-        // "a b" → a, Ġb; "a\nb" → a, Ċ, b; "b" → b.
-        #expect(trainer.wordCounts == [[0x61]: 2, [0x20, 0x62]: 1, [0x0A]: 1, [0x62]: 2])
-        // Lines: "a\n" → a, Ċ; "  b" → Ġ, Ġb (a whole-file document would give a, Ċ·Ġ, Ġb).
-        try trainer.add(ShardReader(path: directory + "/lines.txt", options: RecordOptions(plainTextDocuments: .lines)))
-        #expect(trainer.wordCounts == [[0x61]: 3, [0x20, 0x62]: 2, [0x0A]: 2, [0x62]: 2, [0x20]: 1])
     }
 
     @Test func trainedTokenizerRoundTripsThroughTheLoader() throws {
@@ -89,5 +71,27 @@ import Testing
         // Frequent words became single tokens.
         #expect(tokenizer.encode(" the").count == 1)
         #expect(tokenizer.encode(text).count < text.utf8.count / 2)
+    }
+
+    @Test func sentencePieceKindWritesByteFallbackTokensAndItsComponents() throws {
+        var trainer = BPETrainer(vocabularySize: 300, specialTokens: ["<s>", "</s>"], kind: .sentencePiece, alphabetLimit: 10)
+        trainer.add(["hug hug hug pug pun", "a b"])
+        // Words are cut before each ▁ (put in front and in place of spaces).
+        #expect(trainer.wordCounts[Array("▁hug".utf8)] == 3)
+        let file = trainer.train()
+        #expect(file.addedTokens.map(\.content) == ["<unk>", "<s>", "</s>"])
+        #expect(file.vocabulary["<0x00>"] == 3)
+        #expect(file.vocabulary["<0xFF>"] == 258)
+        #expect(file.byteFallback && file.unknownToken == "<unk>")
+        let tokenizer = try BPETokenizer(file)
+        #expect(tokenizer.endOfText == 2)
+        for sample in ["hug pun", "unseen wörds ∑ 🇯🇵", "  two  spaces "] {
+            #expect(try tokenizer.decode(tokenizer.encode(sample)) == sample)
+        }
+        // As in Llama-2, text after a special token starts a new piece, with its own ▁.
+        #expect(try tokenizer.decode(tokenizer.encode("<s>the fox</s>")) == "<s> the fox</s>")
+        // "é" is outside the ten-character alphabet: its two bytes stand in for it.
+        let byteTokens: [Int32] = [3 + 0xC3, 3 + 0xA9]
+        #expect(Array(tokenizer.encode("é").suffix(2)) == byteTokens)
     }
 }
