@@ -12,12 +12,9 @@ venv=benchmarks/.venv-pytorch
 if ! "$venv/bin/python" -c 'import torch, mambapy, transformers' 2>/dev/null; then
     echo "Creating $venv (torch, mambapy, transformers)" >&2
     python3 -m venv "$venv"
-    # The CPU-only wheel is a fraction of PyPI's torch, which brings ~5 GB of CUDA libraries.
-    if ! "$venv/bin/pip" install --quiet --retries 1 --timeout 30 --index-url https://download.pytorch.org/whl/cpu torch; then
-        echo "download.pytorch.org is unreachable: installing torch from PyPI (about 5 GB)" >&2
-        "$venv/bin/pip" install --quiet torch
-    fi
-    "$venv/bin/pip" install --quiet mambapy transformers
+    # From the configured registry, by name (a pip configured with a CPU-only wheel source, as
+    # here, avoids PyPI's ~5 GB of CUDA libraries).
+    "$venv/bin/pip" install --quiet torch mambapy transformers
 fi
 "$venv/bin/python" - >&2 <<'PY'
 import importlib.metadata as metadata

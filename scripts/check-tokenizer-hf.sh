@@ -8,8 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=$(scripts/tokenizers-venv.sh)
-swift build -c release --product taipan >/dev/null
-taipan="$(swift build -c release --show-bin-path)/taipan"
+taipan=$(scripts/taipan-binary.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -7,9 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=$(scripts/transformers-venv.sh)
-# The same release build as `make build` (another set of flags would rebuild everything).
-make -s build >/dev/null
-taipan="$(make -s bin-path)/taipan"
+taipan=$(scripts/taipan-binary.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
