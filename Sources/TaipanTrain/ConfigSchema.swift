@@ -358,7 +358,7 @@ public enum ConfigSchema {
         .integer("train", "max_tokens", \.training.maxTokens,
                  "stop after this many training tokens if before max_steps; 0 = no limit"),
         .integer("train", "seed", \.training.seed, "seeds initialisation, data order and sampling"),
-        .integer("train", "threads", \.training.threads, "worker threads; 0 = all cores"),
+        .integer("train", "threads", \.training.threads, "worker threads per rank; 0 = the cores ÷ the ranks on the host"),
         .strings("train", "frozen", \.training.frozen, "parameter-name patterns (* = any text) left untrained"),
         .integer("train", "max_bad_steps", \.training.maxBadSteps,
                  "NaN/infinite steps in a row (each skipped) before the run stops"),

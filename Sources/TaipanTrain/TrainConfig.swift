@@ -183,7 +183,7 @@ public struct TrainSection: Equatable, Sendable {
     public var maxTokens = 0
     /// Seeds the initialisation, the data order and sampling.
     public var seed = 0
-    /// Worker threads; 0 for all cores.
+    /// Worker threads per rank; 0 for the host's cores shared by its ranks (all of them in one process).
     public var threads = 0
     /// Parameter-name patterns (`*` matches any text) whose parameters are not trained.
     public var frozen: [String] = []
