@@ -81,6 +81,8 @@ public final class Trainer {
     let commitLock = NSLock()
     /// False once the loop has ended: a late signal is then left to the loop's own check.
     var acceptsPromptStop = true
+    /// Rank 0's hold on the run directory.
+    let runLock: RunDirectoryLock?
 
     /// Sets up a run from `config` on this rank of `communicator`'s job. `print` receives the
     /// progress lines (rank 0's only).
@@ -98,6 +100,8 @@ public final class Trainer {
         self.store = store
         // Rank 0 alone may delete a run (--force) or choose the checkpoint to resume; the
         // others follow its choice.
+        // One process at a time writes a run directory (two would interleave their checkpoints).
+        runLock = isRoot ? try RunDirectoryLock(directory: runDirectory) : nil
         let loraSettings = config.lora.isEnabled ? config.lora.settings : nil
         let chosen = isRoot ? try Self.prepareRunDirectory(runDirectory, store: store, start: start, lora: loraSettings, print: print) : nil
         try communicator.barrier()

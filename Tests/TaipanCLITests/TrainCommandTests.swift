@@ -117,6 +117,9 @@ import Testing
         let deadline = Date().addingTimeInterval(120)
         while job.isRunning && Date() < deadline && ((try? runs.losses(run: "signalled").count) ?? 0) < 3 { usleep(100_000) }
         try #require(job.isRunning, "the run ended early: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        // A second process on the same run directory is refused, naming the first.
+        let second = try runTaipan(runs.arguments(run: "signalled", steps: 100_000, checkpointEvery: 0) + ["--resume"])
+        #expect(second.status != 0 && second.error.contains("in use by another taipan process (pid \(job.processIdentifier))"), "\(second.error)")
         kill(job.processIdentifier, signal)
         let signalled = Date()
         while job.isRunning && Date().timeIntervalSince(signalled) < 60 { usleep(50_000) }
@@ -136,6 +139,15 @@ import Testing
         #expect(resumed.status == 0, "\(resumed.output)\(resumed.error)")
         #expect(resumed.output.contains("resumed from") && resumed.output.contains("at step \(step)"), "\(resumed.output)")
         #expect(FileManager.default.fileExists(atPath: runs.checkpoint(run: "signalled", step: step + 2) + "/COMPLETE"))
+    }
+
+    /// The short version of `scripts/kill-soak.sh`: 3 SIGKILLs (in data preparation, in
+    /// training, in a checkpoint write), and the run still ends bit-identical.
+    @Test func killSoakPassesAShortRun() throws {
+        let result = try run("/usr/bin/env", ["TAIPAN=\(taipanExecutable)", "STEPS=20", "bash", repositoryRoot + "/scripts/kill-soak.sh", "3"])
+        #expect(result.status == 0, "\(result.output)\(result.error)")
+        #expect(result.output.contains("kill-soak: 3 kills, the run ends bit-identical"), "\(result.output)")
+        #expect(result.output.contains("model.safetensors: identical") && result.output.contains("records identical"), "\(result.output)")
     }
 
     /// When the data under a run changed, the refusal says so in the words of the command that
