@@ -68,6 +68,6 @@ let package = Package(
         .testTarget(name: "TaipanCLITests", dependencies: ["TaipanCLI", "TaipanCheckpoint"]),
         .testTarget(name: "TaipanDistributedTests", dependencies: ["TaipanDistributed"]),
         .testTarget(name: "TaipanCheckpointTests", dependencies: ["TaipanCheckpoint", "TaipanNN", "TaipanTensor"]),
-        .testTarget(name: "TaipanTrainTests", dependencies: ["TaipanTrain", "TaipanNN", "TaipanData", "TaipanCheckpoint", "TaipanTensor"]),
+        .testTarget(name: "TaipanTrainTests", dependencies: ["TaipanTrain", "TaipanNN", "TaipanData", "TaipanCheckpoint", "TaipanTensor", "TaipanTestSupport"]),
     ]
 )

@@ -21,6 +21,23 @@ import TaipanTensor
         return actual.count == expected.count ? difference / max(scale, 1e-30) : .infinity
     }
 
+    /// The elementwise check beside `relativeError`, as numpy's `allclose`: the largest
+    /// |a − b| / (atol + rtol·|b|), at most 1 when every element is within tolerance. `atol` is
+    /// taken relative to the tensor's largest value, so that tensors of any scale are held to
+    /// the same standard, and entries far below that value still count.
+    static func allCloseRatio(_ actual: [Float], _ expected: [Float], rtol: Double, atolOfLargest: Double) -> Double {
+        guard actual.count == expected.count else { return .infinity }
+        let atol = atolOfLargest * max(expected.map { abs(Double($0)) }.max() ?? 0, 1e-30)
+        var worst = 0.0
+        for (a, b) in zip(actual, expected) { worst = max(worst, abs(Double(a) - Double(b)) / (atol + rtol * abs(Double(b)))) }
+        return worst
+    }
+
+    /// Tolerances of the elementwise check: the tightest powers of ten that hold with room to
+    /// spare for other CPUs' rounding (the worst ratio this test prints is 0.50 at these values
+    /// on a Zen 3 EPYC; rtol 5e-5 would leave none).
+    static let (parityRelative, parityAbsoluteOfLargest) = (1e-4, 1e-6)
+
     @Test func logitsHiddenStatesLossAndEveryGradientMatchPyTorch() throws {
         let model = try MambaLM.load(directory: Self.modelDirectory)
         let expected = try Self.expected()
@@ -29,11 +46,19 @@ import TaipanTensor
         // Odd checkpoint interval: the backward must recompute partial chunks too.
         model.scanCheckpointInterval = 7
         let output = try model.forward(ids: ids, batch: batch, length: length, returnHiddenStates: true)
+        var worstElementwise = 0.0
+        func elementwise(_ name: String, _ actual: [Float], _ reference: [Float]) {
+            let ratio = Self.allCloseRatio(actual, reference, rtol: Self.parityRelative, atolOfLargest: Self.parityAbsoluteOfLargest)
+            worstElementwise = max(worstElementwise, ratio)
+            #expect(ratio <= 1, "\(name): an element is outside rtol \(Self.parityRelative), atol \(Self.parityAbsoluteOfLargest) × largest (ratio \(ratio))")
+        }
         #expect(Self.relativeError(output.logits.values, try expected.floats("logits")) <= 1e-4)
+        elementwise("logits", output.logits.values, try expected.floats("logits"))
         #expect(output.hiddenStates.count == model.config.layerCount + 1)
         for (i, hidden) in output.hiddenStates.enumerated() {
             let error = Self.relativeError(hidden.values, try expected.floats("hidden.\(i)"))
             #expect(error <= 1e-4, "hidden.\(i): relative error \(error)")
+            elementwise("hidden.\(i)", hidden.values, try expected.floats("hidden.\(i)"))
         }
         let loss = try crossEntropy(logits: output.logits, targets: MambaLM.nextTokenTargets(ids, batch: batch, length: length))
         let referenceLoss = try expected.floats("loss")[0]
@@ -43,7 +68,9 @@ import TaipanTensor
         for (name, parameter) in model.namedParameters {
             let error = Self.relativeError(parameter.grad?.values ?? [], try expected.floats("grad.\(name)"))
             #expect(error <= 1e-4, "grad.\(name): relative error \(error)")
+            elementwise("grad.\(name)", parameter.grad?.values ?? [], try expected.floats("grad.\(name)"))
         }
+        print("fixture parity, elementwise: worst |a − b| / (atol + rtol·|b|) = \(worstElementwise)")
     }
 
     @Test func greedyContinuationMatchesPyTorch() throws {

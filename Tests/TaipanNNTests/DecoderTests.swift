@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import TaipanTestSupport
 import TaipanTensor
 @testable import TaipanNN
 
-@Suite struct DecoderTests {
+@Suite(.exclusiveThreads) struct DecoderTests {
     static let ids: [Int32] = [3, 17, 40, 0, 22, 9, 9, 31, 5, 12, 1, 30]
 
     static func model(seed: UInt64 = 5, tied: Bool = false, bias: Bool = true) -> MambaLM {

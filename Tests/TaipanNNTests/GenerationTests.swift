@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import TaipanTestSupport
 import TaipanTensor
 @testable import TaipanNN
 
-@Suite struct GenerationTests {
+@Suite(.exclusiveThreads) struct GenerationTests {
     static func model(seed: UInt64 = 5) -> MambaLM {
         var generator = SeededGenerator(seed: seed)
         let config = MambaConfig(vocabSize: 41, hiddenSize: 24, stateSize: 6, layerCount: 2, convKernel: 4, useBias: true, tieWordEmbeddings: false)

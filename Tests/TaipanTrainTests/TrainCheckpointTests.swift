@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import TaipanTestSupport
 import TaipanCheckpoint
 import TaipanData
 @testable import TaipanTrain
 
 /// Damaged checkpoints: each kind of damage is named when the checkpoint is chosen
 /// explicitly, and `--resume` passes over a damaged newest checkpoint to the one before.
-@Suite(.serialized) struct TrainCheckpointTests {
+@Suite(.serialized, .exclusiveThreads) struct TrainCheckpointTests {
     /// A run of 8 steps with checkpoints at 4 and 8.
     static func finishedRun() throws -> (TinyRun, TrainConfig) {
         let run = try TinyRun()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TaipanTestSupport
 import TaipanCheckpoint
 import TaipanData
 import TaipanNN
@@ -63,7 +64,7 @@ final class TinyRun {
     }
 }
 
-@Suite(.serialized) struct TrainerTests {
+@Suite(.serialized, .exclusiveThreads) struct TrainerTests {
     static func weights(_ trainer: Trainer) -> [[Float]] { trainer.model.parameters.map(\.values) }
 
     @Test func firstLossesArePinned() throws {
