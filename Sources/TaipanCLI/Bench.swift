@@ -9,5 +9,6 @@ struct Bench: ParsableCommand {
         abstract: "Measure Taipan's speed against a peer in the same run.",
         subcommands: [
             BenchTrain.self, BenchGenerate.self, BenchScan.self, BenchMatmul.self, BenchTokenizer.self, BenchAllreduce.self,
+            BenchCheckpoint.self,
         ])
 }
