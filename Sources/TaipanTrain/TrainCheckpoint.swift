@@ -26,7 +26,7 @@ enum TrainCheckpoint {
     /// `state` and the run's `tokenizerJSON` (when it has one) as the checkpoint of `state.step`.
     @discardableResult
     static func save(
-        store: CheckpointStore, model: MambaLM, lora: LoRASettings? = nil, baseModel: String? = nil, optimizer: AdamW, state: TrainState,
+        store: CheckpointStore, model: any LanguageModel, lora: LoRASettings? = nil, baseModel: String? = nil, optimizer: AdamW, state: TrainState,
         tokenizerJSON: Data? = nil
     ) throws -> String {
         try store.save(step: state.step) { directory in
@@ -64,7 +64,7 @@ enum TrainCheckpoint {
     /// Loads the checkpoint in `directory` into `model` (with `lora`, into its attached
     /// adapters) and `optimizer` after checking every file against the checksums in its
     /// `state.json`; returns the state.
-    static func restore(directory: String, model: MambaLM, lora: LoRASettings? = nil, optimizer: AdamW) throws -> TrainState {
+    static func restore(directory: String, model: any LanguageModel, lora: LoRASettings? = nil, optimizer: AdamW) throws -> TrainState {
         let state = try TrainState.read(from: (directory as NSString).appendingPathComponent(TrainState.fileName))
         for file in checksummedFiles(lora: lora) + (state.checksums[tokenizerFileName] == nil ? [] : [tokenizerFileName]) {
             let path = (directory as NSString).appendingPathComponent(file)
