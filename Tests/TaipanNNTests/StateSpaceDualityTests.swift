@@ -299,4 +299,36 @@ private let problems = [
             #expect(error <= 1e-4, "\(bufferNames[buffer]): relative error \(error)")
         }
     }
+
+    /// Peak bytes held while running the op forward and backward on (B, L) with H heads of P, state N.
+    static func peakBytes(batch: Int, length: Int, heads: Int, headSize: Int, state: Int, chunk: Int) -> Int {
+        var generator = SeededGenerator(seed: 9)
+        let channels = heads * headSize
+        let x = Tensor(uniform: [batch, length, channels + 2 * state], low: -1, high: 1, generator: &generator, requiresGrad: true)
+        let dt = Tensor(uniform: [batch, length, heads], low: -1, high: 1, generator: &generator, requiresGrad: true)
+        let a = Tensor(uniform: [heads], low: -2, high: -0.5, generator: &generator, requiresGrad: true)
+        let d = Tensor(ones: [heads], requiresGrad: true)
+        let bias = Tensor(zeros: [heads], requiresGrad: true)
+        let seed = Tensor(ones: [batch, length, channels])
+        return AllocationCounter.shared.measurePeak {
+            let y = stateSpaceDuality(
+                x: ColumnSlice(x, start: 0, width: channels), dt: ColumnSlice(dt), a: a,
+                b: ColumnSlice(x, start: channels, width: state), c: ColumnSlice(x, start: channels + state, width: state),
+                d: d, dtBias: bias, headSize: headSize, groups: 1, chunkSize: chunk)
+            y.backward(gradient: seed)
+        }.peakBytes
+    }
+
+    /// The op keeps one state (H, P, N) per chunk, not per token: its memory grows by the inputs,
+    /// outputs and gradients (a few (H·P + 2N)-float rows a token) and one state every K tokens.
+    @Test func memoryDoesNotGrowWithStateTimesLength() {
+        let (batch, heads, headSize, state, chunk) = (2, 4, 16, 32, 64)
+        let short = Self.peakBytes(batch: batch, length: 256, heads: heads, headSize: headSize, state: state, chunk: chunk)
+        let long = Self.peakBytes(batch: batch, length: 1024, heads: heads, headSize: headSize, state: state, chunk: chunk)
+        // Storing every state would take (B, L, H, P, N) floats: this many more bytes a token.
+        let storedStatesPerToken = batch * heads * headSize * state * 4
+        let perToken = Double(long - short) / Double(1024 - 256)
+        #expect(perToken < Double(storedStatesPerToken) / 4, "\(perToken) bytes per token; stored states need \(storedStatesPerToken)")
+        #expect(perToken > 0)
+    }
 }
