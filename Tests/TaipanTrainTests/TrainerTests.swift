@@ -131,6 +131,21 @@ final class TinyRun {
         #expect(tuner.model is Mamba2LM)
         try tuner.run()
         #expect(tuner.state.step == 2)
+
+        // LoRA on Mamba-2's Linear layers (in_proj, out_proj): adapters train, the base stays.
+        var lora = run.config(run: "lora", steps: 4)
+        lora.model.initFrom = checkpoint
+        lora.lora.rank = 2
+        lora.lora.alpha = 4
+        lora.lora.targetModules = ["in_proj", "out_proj"]
+        lora.optimizer.learningRate = 2e-2
+        let adapted = try Trainer(config: lora, start: .fresh, print: { _ in })
+        let before = Self.weights(adapted)
+        let losses = try adapted.run().losses
+        #expect(adapted.model.adapters.count == 4 && losses.count == 4)
+        #expect(Self.weights(adapted) == before)
+        // B starts at zero (PEFT's init): a B that moved is an adapter that trained.
+        #expect(adapted.model.adapterParameters.filter { $0.name.hasSuffix("lora_B.weight") }.allSatisfy { $0.tensor.values.contains { $0 != 0 } })
     }
 
     @Test func accumulationEqualsALargerBatch() throws {
