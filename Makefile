@@ -46,9 +46,12 @@ QUICKSTART_RUN    := runs/quickstart
 
 # Pretrains the quickstart model on the sample (it evaluates and prints a sample at the end).
 # Run again, it resumes from the newest checkpoint; once finished, it only evaluates again.
+# FORCE=1 starts over (deletes the run's checkpoints and logs), e.g. after the sample changed.
+# TAIPAN_COMMAND lets taipan word its advice as this command.
 train: sample-tokenizer
-	@if ls $(QUICKSTART_RUN)/checkpoints/step-*/COMPLETE >/dev/null 2>&1; then resume=--resume; fi; \
-	$(SWIFT) run $(RELEASE_FLAGS) taipan train $(QUICKSTART) $$resume
+	@if [ -n "$(FORCE)" ]; then start=--force; \
+	elif ls $(QUICKSTART_RUN)/checkpoints/step-*/COMPLETE >/dev/null 2>&1; then start=--resume; fi; \
+	TAIPAN_COMMAND="make train" $(SWIFT) run $(RELEASE_FLAGS) taipan train $(QUICKSTART) $$start
 
 SAMPLE_DIR        := datasets/sample
 SAMPLE_TOKENIZER  := $(SAMPLE_DIR)/tokenizer/tokenizer.json

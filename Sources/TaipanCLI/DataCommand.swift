@@ -153,6 +153,14 @@ struct DataCommand: ParsableCommand {
             let unchanged = summary.unchanged.isEmpty ? "" : " (\(summary.unchanged.count) already there, unchanged)"
             print("wrote \(summary.files.count) files\(unchanged), \(summary.totalBytes) bytes of text, into \(out)")
             print("fine-tuning set (Python functions: signature and docstring → body): \(summary.examples["train", default: 0]) train, \(summary.examples["val", default: 0]) validation examples")
+            let main = ["debian", "python", "perl"].compactMap { key in summary.releases[key].map { "\(key) \($0)" } }.joined(separator: ", ")
+            print("sample SHA-256 \(summary.sha256) (\(main)), recorded in \(out)/\(SampleDataset.recordName) with the versions of the packages it reads")
+            if let previous = summary.previous {
+                let changed = Set(previous.releases.keys).union(summary.releases.keys).sorted().filter { previous.releases[$0] != summary.releases[$0] }
+                    .map { "\($0.hasPrefix("package ") ? String($0.dropFirst(8)) : $0) \(previous.releases[$0] ?? "absent") → \(summary.releases[$0] ?? "absent")" }
+                let because = changed.isEmpty ? "with the same package versions (its files were changed in place)" : "because \(changed.joined(separator: ", "))"
+                print("note: the sample differs from the one built here before (SHA-256 \(previous.sha256.prefix(16))…) \(because); data prepared from the old sample, and runs trained on it, no longer match it")
+            }
         }
     }
 }

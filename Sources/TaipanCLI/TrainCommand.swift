@@ -1,5 +1,6 @@
 // TrainCommand.swift — `taipan train CONFIG`: pretrain or fine-tune from a TOML config,
-// or continue a run with `--resume`.
+// or continue a run with `--resume` (or from a chosen checkpoint with `--resume-from`).
+// SIGTERM or SIGINT writes the checkpoint of the last finished step at once and exits 0.
 
 import ArgumentParser
 import Foundation
@@ -12,22 +13,42 @@ struct TrainCommand: ParsableCommand {
 
     @Argument(help: "The TOML config file.") var config: String
     @Option(name: .customLong("set"), help: "Override a config value: section.key=value (repeatable).") var overrides: [String] = []
-    @Flag(help: "Continue from the newest complete checkpoint in the run directory.") var resume = false
+    @Flag(help: "Continue from the newest complete checkpoint in the run directory that verifies.") var resume = false
+    @Option(help: ArgumentHelp("Continue from this checkpoint directory.", valueName: "checkpoint")) var resumeFrom: String?
     @Flag(help: "Delete the run directory's checkpoints and logs and start over.") var force = false
 
     func validate() throws {
-        if resume && force { throw ValidationError("--resume and --force exclude each other") }
+        if [resume, resumeFrom != nil, force].filter({ $0 }).count > 1 {
+            throw ValidationError("--resume, --resume-from and --force exclude each other")
+        }
     }
 
     func run() throws {
         try runDistributed { communicator in
             let configuration = try TrainConfig.load(path: config, overrides: overrides)
-            let trainer = try Trainer(
-                config: configuration, start: resume ? .resume : force ? .force : .fresh, communicator: communicator,
-                print: writeLine)
-            let summary = try trainer.run()
-            if communicator.isRoot { report(summary) }
+            let start: StartMode = resumeFrom.map { .resumeFrom($0) } ?? (resume ? .resume : force ? .force : .fresh)
+            do {
+                let trainer = try Trainer(config: configuration, start: start, communicator: communicator, print: writeLine)
+                let summary = try trainer.run(stopPromptly: true) { message in
+                    writeLine(message)
+                    Foundation.exit(0)
+                }
+                if communicator.isRoot { report(summary) }
+            } catch TrainError.dataChanged(let runDirectory, let detail) {
+                throw InputError(description: dataChangedMessage(runDirectory: runDirectory, detail: detail))
+            }
         }
+    }
+
+    /// What to do when the data changed under a run, in the words of the command the user ran:
+    /// `make train` sets TAIPAN_COMMAND to itself.
+    private func dataChangedMessage(runDirectory: String, detail: String) -> String {
+        let command = ProcessInfo.processInfo.environment["TAIPAN_COMMAND"] ?? ""
+        let startOver = command.isEmpty
+            ? "run `taipan train \(config) --force` (deletes the checkpoints and logs in \(runDirectory)), or set train.run_dir to a new directory"
+            : "run `\(command) FORCE=1` (deletes the checkpoints and logs in \(runDirectory))"
+        return "\(command.isEmpty ? "taipan train --resume" : command): the training data changed since the checkpoints in \(runDirectory) were written: \(detail).\n"
+            + "To continue that run, put back the data it was trained on. To train on the data as it is now, start over: \(startOver)."
     }
 
     private func report(_ summary: TrainSummary) {

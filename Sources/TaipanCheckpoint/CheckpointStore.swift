@@ -21,6 +21,13 @@ public struct CheckpointStore: Sendable {
     /// `step-00001200`: the directory name of `step`'s checkpoint.
     public static func directoryName(step: Int) -> String { "step-" + String(format: "%08d", step) }
 
+    /// The step of a checkpoint directory of this store, from its path.
+    public func step(ofPath path: String) -> Int? {
+        let name = (path as NSString).lastPathComponent
+        guard (path as NSString).deletingLastPathComponent == root, name.hasPrefix("step-"), name.count == 13 else { return nil }
+        return Int(name.dropFirst(5))
+    }
+
     /// The path of `step`'s checkpoint directory.
     public func path(step: Int) -> String { (root as NSString).appendingPathComponent(Self.directoryName(step: step)) }
 
@@ -81,11 +88,12 @@ public struct CheckpointStore: Sendable {
 
     /// Deletes complete checkpoints except the newest `keepLast` and, when `keepEvery` > 0,
     /// those whose step is a multiple of it; also clears staging directories and unmarked
-    /// step directories left by interrupted saves. Returns the deleted steps.
+    /// step directories left by interrupted saves. Checkpoints after step `through` (when
+    /// given) are left alone and not counted. Returns the deleted steps.
     @discardableResult
-    public func prune(keepLast: Int, keepEvery: Int) -> [Int] {
+    public func prune(keepLast: Int, keepEvery: Int, through last: Int? = nil) -> [Int] {
         let manager = FileManager.default
-        let complete = completeSteps()
+        let complete = completeSteps().filter { step in last.map { step <= $0 } ?? true }
         let kept = Set(complete.suffix(max(keepLast, 1)))
         var deleted: [Int] = []
         for step in complete where !kept.contains(step) && !(keepEvery > 0 && step % keepEvery == 0) {

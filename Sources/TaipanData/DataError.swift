@@ -13,6 +13,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     case invalidArgument(String)
     /// The data is too small for what was asked of it (e.g. one batch of windows).
     case notEnoughData(String)
+    /// A token directory already holds shards of other data (`difference` says how).
+    case preparedFromOtherData(directory: String, difference: String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
         case .badRecord(let path, let line, let reason): return "\(path):\(line): \(reason.message)"
         case .invalidArgument(let message): return message
         case .notEnoughData(let message): return message
+        case .preparedFromOtherData(let directory, let difference):
+            return "\(directory) already holds token shards of other data (\(difference)); remove it or choose another --out"
         }
     }
 }

@@ -92,6 +92,22 @@ public struct DataManifest: Codable, Equatable, Sendable {
         }
     }
 
+    /// What the shards hold, apart from where their inputs and tokenizer lie: the SHA-256 of
+    /// the manifest with input paths, modification times and the tokenizer's path left out
+    /// (the tokenizer counts by its hash, each input by its split, size and hash). A run moved
+    /// to another disk with its data keeps it; any change to the data's bytes changes it.
+    public var contentSHA256: String {
+        var located = self
+        located.settings.tokenizer.name = ""
+        located.inputs = inputs.map { input in
+            var copy = input
+            copy.path = ""
+            copy.modifiedNanoseconds = 0
+            return copy
+        }
+        return SHA256.hash([UInt8]((try? located.encoded()) ?? Data()))
+    }
+
     /// The manifest as pretty-printed JSON with sorted keys.
     public func encoded() throws -> Data {
         let encoder = JSONEncoder()

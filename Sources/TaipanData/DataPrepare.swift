@@ -118,10 +118,8 @@ public struct DataPreparation {
         let markerPath = directory + "/" + Self.markerName
         if fileManager.fileExists(atPath: directory + "/" + DataManifest.fileName) {
             let existing = try DataManifest.load(directory: directory)
-            let stripped = existing.inputs.map { input in var copy = input; copy.sha256 = ""; return copy }
-            guard existing.settings == settings, stripped == inputs else {
-                throw DataError.invalidArgument(
-                    "\(directory) already holds token shards prepared from other inputs or settings; remove it or choose another --out")
+            if let difference = try Self.difference(existing: existing, settings: settings, inputs: inputs) {
+                throw DataError.preparedFromOtherData(directory: directory, difference: difference)
             }
             for shard in existing.shards { _ = try TokenShard(path: directory + "/" + shard.file) }
             if fileManager.fileExists(atPath: markerPath) { try? fileManager.removeItem(atPath: markerPath) }
@@ -147,6 +145,38 @@ public struct DataPreparation {
         try writeFileAtomically(try manifest.encoded(), to: directory + "/" + DataManifest.fileName)
         try removeFile(directory + "/" + Self.markerName)
         return PrepareResult(manifest: manifest, alreadyPrepared: false, restartedAfterInterruption: restarted)
+    }
+
+    /// How the prepared `existing` manifest differs from what `settings` and `inputs` would
+    /// make, in words, or nil when it holds the same data. Inputs and a tokenizer that moved
+    /// (another path or modification time) count as the same when their bytes are: inputs of
+    /// the same size are hashed and compared with the manifest's hashes.
+    static func difference(existing: DataManifest, settings: PrepareSettings, inputs: [DataManifest.Input]) throws -> String? {
+        var located = existing.settings
+        located.tokenizer.name = settings.tokenizer.name
+        if located != settings {
+            if existing.settings.tokenizer.sha256 != settings.tokenizer.sha256 {
+                return "the tokenizer \(settings.tokenizer.name) is not the one they were made with (SHA-256 \(settings.tokenizer.sha256.prefix(12))…, not \(existing.settings.tokenizer.sha256.prefix(12))…)"
+            }
+            return "they were prepared with other settings"
+        }
+        guard existing.inputs.count == inputs.count else {
+            return "they were made from \(existing.inputs.count) input file(s), and \(inputs.count) are given now"
+        }
+        for (old, new) in zip(existing.inputs, inputs) {
+            if old.split != new.split || old.bytes != new.bytes {
+                return old.path == new.path
+                    ? "\(new.path) changed (\(old.bytes) bytes then, \(new.bytes) now)"
+                    : "\(new.path) is not the input they were made from (\(old.path), \(old.bytes) bytes)"
+            }
+            if old.path == new.path && old.modifiedNanoseconds == new.modifiedNanoseconds { continue }
+            // Moved or touched: the same input if it has the same bytes.
+            let same = try !old.sha256.isEmpty && fileSHA256(path: new.path) == old.sha256
+            if !same {
+                return "\(new.path) has other bytes than the input they were made from (\(old.path))"
+            }
+        }
+        return nil
     }
 
     /// The training inputs then the validation inputs, expanded, with their splits.

@@ -1,9 +1,14 @@
 // SampleDataset.swift — `taipan data sample`: a small Pile-style dataset (`train-*.jsonl.zst`,
 // `val-*.jsonl.zst`, one `{"text", "meta": {"pile_set_name"}}` record a line) built from real
-// text every Debian machine has: licence texts, package copyright files, Python's standard
-// library and Perl's modules. File lists are sorted, so the sample depends only on the
-// machine's installed packages; a file whose bytes come out the same is left untouched (its
-// modification time too), so re-running it does not make the token shards look stale.
+// text every Debian machine has: licence texts, the copyright files of Debian's Essential
+// packages, Python's standard library and Perl's core modules. Files are chosen by a fixed
+// rule that does not depend on what else is installed: the files dpkg lists for named
+// packages (base-files, the Essential set, libpython3.X-minimal/-stdlib of the default
+// python3, perl-modules-5.X), sorted by path. So the sample has the same bytes on every
+// machine with the same Debian, Python and Perl releases; `sample.json` records its SHA-256
+// and those releases, and a rebuild that comes out different says so. A file whose bytes come
+// out the same is left untouched (its modification time too), so re-running it does not make
+// the token shards look stale.
 //
 // It also writes a small fine-tuning set made from the sample's Python files
 // (`finetune-train.jsonl.zst`, and every tenth example in `finetune-val.jsonl.zst`): one
@@ -27,29 +32,43 @@ public struct SampleSource: Sendable {
     public var byteLimit: Int
     /// The Debian package that provides the files, for messages.
     public var debianPackage: String
+    /// When set, only files that dpkg lists for these installed packages are taken (then
+    /// filtered by `roots`, `suffixes` and `excluding`), so that other packages installed on
+    /// the machine cannot change the source.
+    public var packages: [String]?
 
-    public init(name: String, roots: [String], suffixes: [String], excluding: [String] = [], byteLimit: Int, debianPackage: String) {
+    public init(
+        name: String, roots: [String], suffixes: [String], excluding: [String] = [], byteLimit: Int, debianPackage: String,
+        packages: [String]? = nil
+    ) {
         self.name = name
         self.roots = roots
         self.suffixes = suffixes
         self.excluding = excluding
         self.byteLimit = byteLimit
         self.debianPackage = debianPackage
+        self.packages = packages
     }
+
+    /// Where dpkg keeps the file lists of installed packages.
+    public static let dpkgInfo = "/var/lib/dpkg/info"
 
     /// The sources of the standard sample on a Debian machine.
     public static func debianDefaults() -> [SampleSource] {
-        let pythonRoots = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? [])
-            .filter { $0.hasPrefix("python3.") }.sorted().map { "/usr/lib/" + $0 }
+        let python = SampleDataset.pythonVersion()
+        let perlModules = ((try? FileManager.default.contentsOfDirectory(atPath: dpkgInfo)) ?? [])
+            .filter { $0.hasPrefix("perl-modules-5.") && $0.hasSuffix(".list") }.map { String($0.dropLast(5)) }.sorted()
+        let pythonPackages = python.map { ["libpython\($0)-minimal", "libpython\($0)-stdlib"] } ?? []
         return [
             SampleSource(name: "Licenses", roots: ["/usr/share/common-licenses"], suffixes: [""],
-                         byteLimit: 3 << 20, debianPackage: "base-files"),
+                         byteLimit: 3 << 20, debianPackage: "base-files", packages: ["base-files"]),
             SampleSource(name: "DebianCopyright", roots: ["/usr/share/doc"], suffixes: ["/copyright"],
-                         byteLimit: 3 << 20, debianPackage: "base-files"),
-            SampleSource(name: "PythonStdlib", roots: pythonRoots, suffixes: [".py"],
-                         excluding: ["/dist-packages/", "/site-packages/"], byteLimit: 3 << 20, debianPackage: "python3"),
-            SampleSource(name: "PerlModules", roots: ["/usr/share/perl", "/usr/share/perl5"], suffixes: [".pm", ".pod"],
-                         byteLimit: 3 << 20, debianPackage: "perl"),
+                         byteLimit: 3 << 20, debianPackage: "base-files", packages: SampleDataset.essentialPackages()),
+            SampleSource(name: "PythonStdlib", roots: python.map { ["/usr/lib/python" + $0] } ?? [], suffixes: [".py"],
+                         excluding: ["/dist-packages/", "/site-packages/"], byteLimit: 3 << 20, debianPackage: "python3",
+                         packages: pythonPackages),
+            SampleSource(name: "PerlModules", roots: ["/usr/share/perl"], suffixes: [".pm", ".pod"],
+                         byteLimit: 3 << 20, debianPackage: "perl", packages: perlModules),
         ]
     }
 }
@@ -65,6 +84,12 @@ public struct SampleSummary: Sendable {
     public var bytes: [String: Int]
     /// Prompt/completion examples in the fine-tuning set, by split ("train", "val").
     public var examples: [String: Int] = [:]
+    /// The SHA-256 of the sample's records (before compression), in file order.
+    public var sha256 = ""
+    /// The releases the sample was built from ("debian", "python", "perl").
+    public var releases: [String: String] = [:]
+    /// The SHA-256 and releases `sample.json` held before, when they differ from these.
+    public var previous: (sha256: String, releases: [String: String])?
     public var totalBytes: Int { bytes.values.reduce(0, +) }
 }
 
@@ -122,18 +147,22 @@ public enum SampleDataset {
             summary.bytes[document.source, default: 0] += document.text.utf8.count
         }
         var shard: [Document] = [], shardSize = 0, shardNumber = 0
+        var recordHash = SHA256()
         for document in train {
             shard.append(document)
             shardSize += document.text.utf8.count
             if shardSize >= shardBytes {
-                try write(shard, to: directory, name: "train", number: shardNumber, into: &summary)
+                try write(shard, to: directory, name: "train", number: shardNumber, into: &summary, hashing: &recordHash)
                 shard = []
                 shardSize = 0
                 shardNumber += 1
             }
         }
-        if !shard.isEmpty { try write(shard, to: directory, name: "train", number: shardNumber, into: &summary) }
-        try write(validation, to: directory, name: "val", number: 0, into: &summary)
+        if !shard.isEmpty { try write(shard, to: directory, name: "train", number: shardNumber, into: &summary, hashing: &recordHash) }
+        try write(validation, to: directory, name: "val", number: 0, into: &summary, hashing: &recordHash)
+        summary.sha256 = recordHash.hexDigest()
+        summary.releases = releases(of: sources)
+        try writeRecord(of: &summary, directory: directory)
         let python = Set(sources.filter { $0.suffixes.contains(".py") }.map(\.name))
         let examples = ordered.filter { python.contains($0.source) }.flatMap { document in
             functionExamples(python: document.text, source: document.source, largest: largestExample)
@@ -204,8 +233,23 @@ public enum SampleDataset {
         return examples
     }
 
-    /// The files of `source`, sorted by path within each root.
-    static func files(of source: SampleSource) -> [String] {
+    /// The files of `source`, sorted by path within each root: those dpkg lists for its
+    /// `packages` when it names them, else every file under its roots.
+    static func files(of source: SampleSource, dpkgInfo: String = SampleSource.dpkgInfo) -> [String] {
+        if let packages = source.packages {
+            let listed = Set(packages.flatMap { dpkgFiles(of: $0, info: dpkgInfo) ?? [] })
+            var found: [String] = []
+            for root in source.roots {
+                found += listed.filter { path in
+                    path.hasPrefix(root + "/") && source.suffixes.contains(where: { path.hasSuffix($0) })
+                        && !source.excluding.contains(where: { path.contains($0) })
+                }.filter { path in
+                    var isDirectory: ObjCBool = false
+                    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+                }.sorted()
+            }
+            return found
+        }
         var found: [String] = []
         for root in source.roots {
             guard let walker = FileManager.default.enumerator(atPath: root) else { continue }
@@ -224,10 +268,94 @@ public enum SampleDataset {
         return found
     }
 
-    /// Writes `documents` as `NAME-NUMBER.jsonl.zst` (see `write(_:to:into:)`).
+    /// Writes `documents` as `NAME-NUMBER.jsonl.zst` (see `write(_:to:into:)`), adding the
+    /// file's name and records to `hasher`.
     static func write(_ documents: [Document], to directory: String, name: String, number: Int,
-                      into summary: inout SampleSummary) throws {
-        try write(documents.map(jsonLine), to: directory + "/" + name + "-" + String(format: "%05d", number) + ".jsonl.zst", into: &summary)
+                      into summary: inout SampleSummary, hashing hasher: inout SHA256) throws {
+        let fileName = name + "-" + String(format: "%05d", number) + ".jsonl.zst"
+        let lines = documents.map(jsonLine)
+        hasher.update(Array((fileName + "\n").utf8))
+        for line in lines { hasher.update(Array(line.utf8)) }
+        try write(lines, to: directory + "/" + fileName, into: &summary)
+    }
+
+    /// The name of the record of what the sample is.
+    public static let recordName = "sample.json"
+
+    /// Writes `sample.json` (SHA-256, releases, documents and bytes per source) unless it
+    /// already says the same; notes in `summary` what an earlier one said when it differs.
+    static func writeRecord(of summary: inout SampleSummary, directory: String) throws {
+        let path = directory + "/" + recordName
+        if let data = FileManager.default.contents(atPath: path),
+           let old = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let sha = old["sha256"] as? String, sha != summary.sha256 {
+            summary.previous = (sha, old["releases"] as? [String: String] ?? [:])
+        }
+        func object(_ values: [String: Int]) -> String {
+            "{" + values.keys.sorted().map { "\(TokenizerFile.quote($0)): \(values[$0]!)" }.joined(separator: ", ") + "}"
+        }
+        let releases = "{\n" + summary.releases.keys.sorted().map { "    \(TokenizerFile.quote($0)): \(TokenizerFile.quote(summary.releases[$0]!))" }.joined(separator: ",\n") + "\n  }"
+        let text = "{\n  \"sha256\": \"\(summary.sha256)\",\n  \"releases\": \(releases),\n"
+            + "  \"documents\": \(object(summary.documents)),\n  \"bytes\": \(object(summary.bytes))\n}\n"
+        if FileManager.default.contents(atPath: path) == Data(text.utf8) { return }
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw DataError.io(path: path, reason: "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    /// The default python3's version ("3.11"), from where /usr/bin/python3 points.
+    static func pythonVersion() -> String? {
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/usr/bin/python3") else { return nil }
+        let name = (target as NSString).lastPathComponent
+        return name.hasPrefix("python") ? String(name.dropFirst(6)) : nil
+    }
+
+    /// The installed packages that Debian marks Essential (always installed, whatever else is).
+    static func essentialPackages(status: String = "/var/lib/dpkg/status") -> [String] {
+        installedPackages(status: status).filter(\.value.essential).keys.sorted()
+    }
+
+    /// The installed packages of dpkg's status file: version, and whether Essential.
+    static func installedPackages(status: String = "/var/lib/dpkg/status") -> [String: (version: String, essential: Bool)] {
+        guard let text = try? String(contentsOfFile: status, encoding: .utf8) else { return [:] }
+        var packages: [String: (version: String, essential: Bool)] = [:]
+        for stanza in text.components(separatedBy: "\n\n") {
+            var name: String?, version = "", essential = false, installed = false
+            for line in stanza.split(separator: "\n") {
+                if line.hasPrefix("Package: ") { name = String(line.dropFirst(9)) }
+                if line.hasPrefix("Version: ") { version = String(line.dropFirst(9)) }
+                if line == "Essential: yes" { essential = true }
+                if line.hasPrefix("Status: ") && line.hasSuffix(" installed") { installed = true }
+            }
+            if let name, installed { packages[name] = (version, essential) }
+        }
+        return packages
+    }
+
+    /// What the sample's bytes depend on: Debian's release (/etc/debian_version), Python's
+    /// and Perl's, and the version of every package that `sources` take files from.
+    static func releases(of sources: [SampleSource]) -> [String: String] {
+        var releases: [String: String] = [:]
+        if let debian = try? String(contentsOfFile: "/etc/debian_version", encoding: .utf8) {
+            releases["debian"] = debian.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let python = pythonVersion() { releases["python"] = python }
+        let perl = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/share/perl")) ?? []).sorted().last
+        if let perl { releases["perl"] = perl }
+        let installed = installedPackages()
+        for package in sources.flatMap({ $0.packages ?? [] }) {
+            if let version = installed[package]?.version { releases["package " + package] = version }
+        }
+        return releases
+    }
+
+    /// The files dpkg lists for `package` (its `NAME.list` or `NAME:ARCH.list`), or nil when
+    /// the package is not installed.
+    static func dpkgFiles(of package: String, info: String = SampleSource.dpkgInfo) -> [String]? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: info)) ?? []
+        guard let list = names.sorted().first(where: { $0 == package + ".list" || ($0.hasPrefix(package + ":") && $0.hasSuffix(".list")) }),
+              let text = try? String(contentsOfFile: info + "/" + list, encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").map(String.init)
     }
 
     /// Writes `lines` to `path` as zstd through a temporary file, which replaces the file

@@ -383,6 +383,8 @@ public enum ConfigSchema {
         .integer("checkpoint", "keep_last", \.checkpoint.keepLast, "how many of the newest checkpoints are kept"),
         .integer("checkpoint", "keep_every", \.checkpoint.keepEvery,
                  "also keep every checkpoint whose step is a multiple of this; 0 = none"),
+        .float("checkpoint", "interval_minutes", \.checkpoint.intervalMinutes,
+               "also write one when this many minutes have passed since the last; 0 = none"),
 
         .integer("log", "interval", \.logging.interval, "steps between progress lines and metrics records"),
         .boolean("log", "tensorboard", \.logging.tensorboard, "also write TensorBoard event files under RUN/tensorboard"),

@@ -1,5 +1,6 @@
-// StopSignal.swift — SIGINT and SIGTERM ask a run to stop cleanly: the current step finishes,
-// a checkpoint is written and the process exits 0. A second signal stops at once (the last
+// StopSignal.swift — SIGINT and SIGTERM ask a run to stop cleanly: either the current step
+// finishes and a checkpoint is written, or (with a handler, the command line's prompt stop) the
+// handler saves the last finished step at once. A second signal stops at once (the last
 // complete checkpoint stays valid: saves are staged and renamed).
 
 import Dispatch
@@ -15,7 +16,8 @@ final class StopSignal: @unchecked Sendable {
     /// `ranks`: the processes of the job; with several, a signal may also mean that a rank
     /// died and the launcher is ending the job, so the step may not finish. Only a process
     /// that `announces` says what it does about a signal.
-    init(ranks: Int = 1, announces: Bool = true) {
+    /// `onFirstSignal` runs on the signal's queue after the first signal is recorded.
+    init(ranks: Int = 1, announces: Bool = true, onFirstSignal: (@Sendable () -> Void)? = nil) {
         let notice = ranks == 1
             ? "\nstop requested: finishing this step and saving a checkpoint (signal again to quit now)\n"
             : "\nstop requested: the ranks finish this step together and save a checkpoint, unless the launcher is ending the job (a rank failed), which keeps the last complete checkpoint\n"
@@ -29,6 +31,7 @@ final class StopSignal: @unchecked Sendable {
                     exit(130)
                 }
                 if announces { FileHandle.standardError.write(Data(notice.utf8)) }
+                onFirstSignal?()
             }
             source.resume()
             sources.append(source)

@@ -61,18 +61,28 @@ enum TrainCheckpoint {
         }
     }
 
-    /// Loads the checkpoint in `directory` into `model` (with `lora`, into its attached
-    /// adapters) and `optimizer` after checking every file against the checksums in its
-    /// `state.json`; returns the state.
-    static func restore(directory: String, model: any LanguageModel, lora: LoRASettings? = nil, optimizer: AdamW) throws -> TrainState {
+    /// Reads `directory`'s `state.json` and checks every file it covers against its
+    /// checksum; returns the state, or throws naming the first file that does not verify.
+    static func verify(directory: String, lora: LoRASettings? = nil) throws -> TrainState {
         let state = try TrainState.read(from: (directory as NSString).appendingPathComponent(TrainState.fileName))
         for file in checksummedFiles(lora: lora) + (state.checksums[tokenizerFileName] == nil ? [] : [tokenizerFileName]) {
             let path = (directory as NSString).appendingPathComponent(file)
             guard let expected = state.checksums[file] else { throw TrainError.run("\(directory)/state.json: no checksum for \(file)") }
+            guard FileManager.default.fileExists(atPath: path) else { throw TrainError.run("\(path): missing") }
             guard try fileSHA256(path: path) == expected else {
                 throw TrainError.run("\(path): does not match the checksum in state.json (the checkpoint was changed or damaged)")
             }
         }
+        return state
+    }
+
+    /// Loads the checkpoint in `directory` into `model` (with `lora`, into its attached
+    /// adapters) and `optimizer`, after `verify` unless the caller passes the state it already
+    /// `verified`; returns the state.
+    static func restore(
+        directory: String, model: any LanguageModel, lora: LoRASettings? = nil, optimizer: AdamW, verified: TrainState? = nil
+    ) throws -> TrainState {
+        let state = try verified ?? verify(directory: directory, lora: lora)
         if let lora {
             try model.loadAdapterTensors(directory: directory, settings: lora)
         } else {

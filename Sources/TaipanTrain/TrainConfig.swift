@@ -235,6 +235,10 @@ public struct CheckpointSection: Equatable, Sendable {
     public var keepLast = 3
     /// Also keep every checkpoint whose step is a multiple of this; 0 for none.
     public var keepEvery = 0
+    /// Also write one when this many minutes have passed since the last; 0 for none. Long
+    /// steps of big models make step intervals hours apart, longer than a preemptible
+    /// machine may live.
+    public var intervalMinutes = 0.0
 
     public init() {}
 }
@@ -309,6 +313,10 @@ public struct TrainConfig: Equatable, Sendable {
     public static let keysChangeableOnResume = [
         "train.max_steps", "train.max_tokens", "train.threads", "eval.*", "checkpoint.*", "log.*",
     ]
+
+    /// Keys that say where a run and its data lie, not what they are: they may differ on
+    /// `--resume` (a run copied to another disk, data moved) when the data's content is the same.
+    public static let locationKeys = ["train.run_dir", "data.train", "data.validation", "data.tokenizer", "data.cache_dir"]
 
     // MARK: Loading
 
@@ -562,6 +570,9 @@ public struct TrainConfig: Equatable, Sendable {
         ]
         for (name, value, minimum) in minimums where value < minimum {
             return (name, "\(name): must be at least \(minimum) (got \(value))")
+        }
+        if checkpoint.intervalMinutes < 0 {
+            return ("checkpoint.interval_minutes", "checkpoint.interval_minutes: must be at least 0 (got \(ConfigValue.float(checkpoint.intervalMinutes)))")
         }
         if lora.isEnabled {
             if lora.targetModules.isEmpty { return ("lora.target_modules", "lora.target_modules: name at least one layer (in_proj, x_proj, dt_proj)") }

@@ -9,10 +9,16 @@ public enum TrainError: Error, CustomStringConvertible {
     case run(String)
     /// Too many steps in a row with a non-finite loss or gradient.
     case diverged(String)
+    /// `--resume` found other training data than the run's checkpoints were trained on.
+    case dataChanged(runDirectory: String, detail: String)
 
     public var description: String {
         switch self {
         case .config(let message), .run(let message), .diverged(let message): return message
+        case .dataChanged(let runDirectory, let detail):
+            return "--resume: the training data changed since the checkpoints of \(runDirectory) were written (\(detail)). "
+                + "To continue the run, put back the data it was trained on. To train on the data as it is now, start over: "
+                + "run without --resume and with --force (deletes the checkpoints and logs in \(runDirectory)), or set train.run_dir to a new directory"
         }
     }
 }

@@ -32,6 +32,9 @@ struct TrainState: Codable, Equatable {
     var ranks: Int?
     /// The resolved configuration, as TOML.
     var config: String
+    /// What the training data holds, wherever it lies (`DataManifest.contentSHA256`); nil in
+    /// checkpoints written before runs could move, whose data paths must then stay the same.
+    var dataDigest: String?
     /// SHA-256 of every other file in the checkpoint, by file name.
     var checksums: [String: String]
 

@@ -21,11 +21,14 @@ import TaipanOptim
 import TaipanTensor
 
 /// How `taipan train` treats a run directory that already holds checkpoints.
-public enum StartMode: Sendable {
+public enum StartMode: Equatable, Sendable {
     /// Refuse to touch a run directory that has checkpoints.
     case fresh
-    /// Continue from the newest complete checkpoint.
+    /// Continue from the newest complete checkpoint that verifies (newer damaged ones are
+    /// reported and replaced when the run reaches their step again).
     case resume
+    /// Continue from this checkpoint directory (which must verify).
+    case resumeFrom(String)
     /// Delete the run's checkpoints and logs and start over.
     case force
 }
@@ -69,6 +72,17 @@ public final class Trainer {
     let communicator: any Communicator
     /// The adapters' settings in a LoRA run.
     let lora: LoRASettings?
+    /// The step of the last checkpoint written or resumed from, and its directory.
+    var savedStep: Int?
+    var lastCheckpoint: String?
+    /// When the last checkpoint was written (or the run started), for `checkpoint.interval_minutes`.
+    var lastSaveTime: UInt64 = 0
+    /// Held while a step's update is recorded and while a checkpoint is written.
+    let commitLock = NSLock()
+    /// False once the loop has ended: a late signal is then left to the loop's own check.
+    var acceptsPromptStop = true
+    /// Rank 0's hold on the run directory.
+    let runLock: RunDirectoryLock?
 
     /// Sets up a run from `config` on this rank of `communicator`'s job. `print` receives the
     /// progress lines (rank 0's only).
@@ -82,25 +96,39 @@ public final class Trainer {
         let isRoot = communicator.isRoot
         let print: (String) -> Void = isRoot ? rootPrint : { _ in }
         let runDirectory = config.training.runDirectory
-        store = CheckpointStore(root: (runDirectory as NSString).appendingPathComponent("checkpoints"))
-        // Rank 0 alone may delete a run (--force); the others look once it has.
-        var resumeFrom = isRoot ? try Self.prepareRunDirectory(runDirectory, store: store, start: start) : nil
+        let store = CheckpointStore(root: (runDirectory as NSString).appendingPathComponent("checkpoints"))
+        self.store = store
+        // Rank 0 alone may delete a run (--force) or choose the checkpoint to resume; the
+        // others follow its choice.
+        // One process at a time writes a run directory (two would interleave their checkpoints).
+        runLock = isRoot ? try RunDirectoryLock(directory: runDirectory) : nil
+        let loraSettings = config.lora.isEnabled ? config.lora.settings : nil
+        let chosen = isRoot ? try Self.prepareRunDirectory(runDirectory, store: store, start: start, lora: loraSettings, print: print) : nil
         try communicator.barrier()
-        if !isRoot, start == .resume, let latest = store.latestStep { resumeFrom = store.path(step: latest) }
+        var resumeFrom = chosen?.directory
+        if start == .resume && communicator.size > 1 {
+            let step = try communicator.broadcast(chosen.flatMap { store.step(ofPath: $0.directory) } ?? -1, root: 0)
+            if !isRoot { resumeFrom = step >= 0 ? store.path(step: step) : nil }
+        } else if case .resumeFrom(let directory) = start {
+            resumeFrom = directory
+        }
         Threads.set(config.training.threads > 0 ? config.training.threads : Self.defaultThreads(ranksOnThisHost: communicator.localSize))
 
         // Rank 0 prepares raw text once; the others then find the prepared shards.
         let cache = config.data.cacheDirectory.isEmpty ? (runDirectory as NSString).appendingPathComponent("data") : config.data.cacheDirectory
-        let prepared = isRoot ? try TrainingData.load(config: config, cacheDirectory: cache, threads: Threads.count, log: print) : nil
+        let resuming = resumeFrom != nil, runOwned = config.data.cacheDirectory.isEmpty
+        let prepared = isRoot
+            ? try TrainingData.load(config: config, cacheDirectory: cache, threads: Threads.count, resuming: resuming, runOwned: runOwned, log: print)
+            : nil
         try communicator.barrier()
-        data = try prepared ?? TrainingData.load(config: config, cacheDirectory: cache, threads: Threads.count, log: print)
+        data = try prepared ?? TrainingData.load(config: config, cacheDirectory: cache, threads: Threads.count, resuming: resuming, log: print)
 
         generator = SeededGenerator(seed: UInt64(config.training.seed))
         // A LoRA run builds on the base model alone: its checkpoints hold the adapter.
         model = try Self.buildModel(
             config: config, data: data, resumeFrom: config.lora.isEnabled ? nil : resumeFrom, generator: &generator)
         (model as? MambaLM)?.scanCheckpointInterval = config.model.scanCheckpointInterval
-        let lora = config.lora.isEnabled ? config.lora.settings : nil
+        let lora = loraSettings
         if lora != nil && config.model.initFrom.isEmpty {
             throw TrainError.config("lora.rank: LoRA adapts a trained model; set model.init_from to its checkpoint or model directory")
         }
@@ -159,10 +187,11 @@ public final class Trainer {
 
         state = TrainState(
             step: 0, tokensSeen: 0, badStepsInARow: 0, randomState: generator.state, dataPosition: batcher.position,
-            learningRate: 0, threads: Threads.count, ranks: communicator.size, config: config.resolvedTOML(), checksums: [:])
+            learningRate: 0, threads: Threads.count, ranks: communicator.size, config: config.resolvedTOML(),
+            dataDigest: data.contentSHA256, checksums: [:])
         if let resumeFrom {
-            state = try TrainCheckpoint.restore(directory: resumeFrom, model: model, lora: lora, optimizer: optimizer)
-            try Self.checkResumable(saved: state, current: config, directory: resumeFrom)
+            state = try TrainCheckpoint.restore(directory: resumeFrom, model: model, lora: lora, optimizer: optimizer, verified: chosen?.state)
+            try Self.checkResumable(saved: state, current: config, directory: resumeFrom, data: data)
             try batcher.restore(state.dataPosition)
             generator = try SeededGenerator(state: state.randomState)
             if state.threads != Threads.count || (state.ranks ?? 1) != communicator.size {
@@ -171,6 +200,7 @@ public final class Trainer {
             state.threads = Threads.count
             state.ranks = communicator.size
             state.config = config.resolvedTOML()
+            state.dataDigest = data.contentSHA256
         }
         log = isRoot
             ? try TrainingLog(runDirectory: runDirectory, config: config, resumedAt: resumeFrom == nil ? nil : state.step, print: print)
@@ -192,7 +222,11 @@ public final class Trainer {
         if communicator.size > 1 {
             log.message("data parallel: \(communicator.size) ranks (\(communicator.localSize) on this host), \(Threads.count) thread(s) each; rank 0 takes \(batcher.rows.count) of every \(batchSize) sequences")
         }
-        if let resumeFrom { log.message("resumed from \(resumeFrom) at step \(state.step)") }
+        if let resumeFrom {
+            log.message("resumed from \(resumeFrom) at step \(state.step)")
+            savedStep = state.step
+            lastCheckpoint = resumeFrom
+        }
     }
 
     /// Threads per rank when `train.threads` is 0: the host's cores shared by its ranks.
@@ -202,18 +236,32 @@ public final class Trainer {
 
     /// Runs until the last step, a stop signal, or (when given) step `pause`, where it saves a
     /// checkpoint and returns as a signal would; returns what happened.
+    ///
+    /// With `stopPromptly` (the command line, one process), a signal does not wait for the
+    /// step in progress: the checkpoint of the last finished step is written at once, beside
+    /// the computation, and then `exitAfterPromptStop` runs (which ends the process), so the
+    /// time from the signal to a complete checkpoint is the time of the write, whatever a step
+    /// takes. With several ranks the ranks finish their step together first.
     @discardableResult
-    public func run(pausingAt pause: Int? = nil) throws -> TrainSummary {
-        let stop = StopSignal(ranks: communicator.size, announces: communicator.isRoot)
+    public func run(
+        pausingAt pause: Int? = nil, stopPromptly: Bool = false, exitAfterPromptStop: @escaping @Sendable (String) -> Never = { message in print(message); exit(0) }
+    ) throws -> TrainSummary {
+        let prompt = stopPromptly && communicator.size == 1
+        var onSignal: (@Sendable () -> Void)?
+        if prompt {
+            // The signal's thread and this one share the trainer through `commitLock`.
+            nonisolated(unsafe) let trainer = self
+            onSignal = { trainer.saveOnSignal(then: exitAfterPromptStop) }
+        }
+        let stop = StopSignal(ranks: communicator.size, announces: communicator.isRoot && !prompt, onFirstSignal: onSignal)
         let targetsPerStep = config.training.batchSize * config.data.sequenceLength * config.training.gradientAccumulation
         let flopsPerToken = TrainingStep.flopsPerToken(model.configuration)
         let peak = communicator.isRoot ? Benchmarks.matmulPeak() : 1
         log.message(String(format: "matmul peak this run: %.1f GFLOP/s; model: %.1f MFLOP per token (forward + backward)", peak / 1e9, flopsPerToken / 1e6))
         var losses: [Double] = []
         var stepSeconds: [Double] = []
-        var lastCheckpoint: String? = store.latestStep.map(store.path(step:))
-        var savedAtStep = store.latestStep
         var lastValidation: Double?
+        lastSaveTime = DispatchTime.now().uptimeNanoseconds
 
         // Every rank decides to stop at the same step: a signal's arrival is shared with the
         // step's losses.
@@ -226,6 +274,10 @@ public final class Trainer {
             // Micro-batches → backward (→ gradients summed over the ranks).
             stopAgreed = stop.isRequested
             let loss = try step.accumulateGradients(stop: &stopAgreed) { let batch = batcher.next(); return (batch.tokens, batch.counted) }
+            // From the update until the step is recorded, a prompt stop waits: it saves the
+            // state of a finished step, never half of one.
+            commitLock.lock()
+            defer { commitLock.unlock() }
             // Clip, then step — unless the loss or the gradient is not finite.
             let (norm, updated) = step.update(loss: loss, learningRate: learningRate)
             if updated {
@@ -261,15 +313,19 @@ public final class Trainer {
             if config.evaluation.interval > 0 && state.step % config.evaluation.interval == 0 && state.step < totalSteps {
                 lastValidation = try evaluate()
             }
-            // Checkpoint.
-            if config.checkpoint.interval > 0 && state.step % config.checkpoint.interval == 0 && state.step < totalSteps {
-                lastCheckpoint = try saveCheckpoint()
-                savedAtStep = state.step
-            }
+            // Checkpoint: every `checkpoint.interval` steps, and `checkpoint.interval_minutes`
+            // after the last one.
+            let minutes = Double(DispatchTime.now().uptimeNanoseconds - lastSaveTime) / 60e9
+            let due = (config.checkpoint.interval > 0 && state.step % config.checkpoint.interval == 0)
+                || (config.checkpoint.intervalMinutes > 0 && minutes >= config.checkpoint.intervalMinutes)
+            if due && state.step < totalSteps { try saveCheckpoint() }
         }
+        commitLock.lock()
+        defer { commitLock.unlock() }
+        acceptsPromptStop = false
         let finished = state.step == totalSteps && !stopping()
         if finished { lastValidation = try evaluate() ?? lastValidation }
-        if savedAtStep != state.step { lastCheckpoint = try saveCheckpoint() }
+        if savedStep != state.step { try saveCheckpoint() }
         if finished { try writeSample() }
         // Rank 0's final checkpoint is complete before any rank reports the run done.
         try communicator.barrier()
@@ -278,6 +334,23 @@ public final class Trainer {
             steps: state.step, tokensSeen: state.tokensSeen, firstLoss: losses.first, lastLoss: losses.last,
             validationLoss: lastValidation, tokensPerSecond: medianStep > 0 ? Double(targetsPerStep) / medianStep : 0,
             stoppedEarly: !finished, checkpoint: lastCheckpoint, losses: losses)
+    }
+
+    /// A prompt stop (on the signal's thread): saves the last finished step unless it is saved,
+    /// reports how long that took, and hands over to `exit`. After the loop has ended it
+    /// leaves the signal to the loop's own check.
+    private func saveOnSignal(then exit: (String) -> Never) {
+        let signalled = DispatchTime.now().uptimeNanoseconds
+        commitLock.lock()
+        guard acceptsPromptStop else { commitLock.unlock(); return }
+        log.message("stop requested: saving the checkpoint of step \(state.step) now; the step in progress is dropped (signal again to quit at once)")
+        do {
+            if savedStep != state.step { try saveCheckpoint() }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - signalled) / 1e9
+            exit("stopped by a signal at step \(state.step): checkpoint \(lastCheckpoint ?? "none") complete " + String(format: "%.2f", seconds) + " s after the signal; to continue, run the same command with --resume")
+        } catch {
+            exit("stopped by a signal, but the checkpoint could not be written: \(error); the last complete checkpoint is \(lastCheckpoint ?? "none")")
+        }
     }
 
     /// Mean validation loss over the first `eval.batches` validation batches (nil without
@@ -291,15 +364,28 @@ public final class Trainer {
     }
 
     /// Saves the current state as a checkpoint and prunes old ones (rank 0; the others only
-    /// name it); returns its path.
+    /// name it); records it as the last checkpoint and returns its path. Checkpoints of later
+    /// steps (damaged ones a resume passed over) are neither counted nor pruned: this run
+    /// replaces them when it reaches their steps.
+    @discardableResult
     func saveCheckpoint() throws -> String {
-        guard communicator.isRoot else { return store.path(step: state.step) }
+        defer {
+            savedStep = state.step
+            lastSaveTime = DispatchTime.now().uptimeNanoseconds
+        }
+        guard communicator.isRoot else {
+            lastCheckpoint = store.path(step: state.step)
+            return store.path(step: state.step)
+        }
         state.randomState = generator.state
+        let started = DispatchTime.now().uptimeNanoseconds
         let path = try TrainCheckpoint.save(
             store: store, model: model, lora: lora, baseModel: config.model.initFrom, optimizer: optimizer, state: state,
             tokenizerJSON: data.tokenizerJSON)
-        store.prune(keepLast: config.checkpoint.keepLast, keepEvery: config.checkpoint.keepEvery)
-        log.message("checkpoint: \(path)")
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        store.prune(keepLast: config.checkpoint.keepLast, keepEvery: config.checkpoint.keepEvery, through: state.step)
+        log.message("checkpoint: \(path) (written, synced and hashed in " + String(format: "%.2f", seconds) + " s)")
+        lastCheckpoint = path
         return path
     }
 
@@ -355,21 +441,67 @@ public final class Trainer {
         }
     }
 
-    /// Checks the run directory against the start mode; returns the checkpoint to resume from.
-    static func prepareRunDirectory(_ directory: String, store: CheckpointStore, start: StartMode) throws -> String? {
-        let latest = store.latestStep
+    /// Checks the run directory against the start mode; returns the checkpoint to resume from
+    /// and its verified state. `--resume` takes the newest checkpoint that verifies, warning
+    /// (through `print`) about each newer one that does not.
+    static func prepareRunDirectory(
+        _ directory: String, store: CheckpointStore, start: StartMode, lora: LoRASettings?, print: (String) -> Void
+    ) throws -> (directory: String, state: TrainState)? {
         switch start {
         case .fresh:
-            if let latest {
+            if let latest = store.latestStep {
                 throw TrainError.run(
                     "\(directory) already holds checkpoints (newest: step \(latest)); pass --resume to continue that run or --force to delete it and start over")
             }
             return nil
         case .resume:
-            guard let latest else {
+            let steps = store.completeSteps()
+            guard !steps.isEmpty else {
                 throw TrainError.run("--resume: \(directory) holds no complete checkpoint to resume from; run without --resume to start")
             }
-            return store.path(step: latest)
+            var damaged: [(step: Int, reason: String)] = []
+            for step in steps.reversed() {
+                let path = store.path(step: step)
+                do {
+                    let state = try TrainCheckpoint.verify(directory: path, lora: lora)
+                    guard state.step == step else { throw TrainError.run("\(path)/state.json: says step \(state.step)") }
+                    for bad in damaged {
+                        print("warning: the checkpoint of step \(bad.step) is damaged (\(bad.reason)); resuming from step \(step), the newest checkpoint that verifies. This run writes step \(bad.step)'s checkpoint again when it gets there.")
+                    }
+                    return (path, state)
+                } catch {
+                    damaged.append((step, "\(error)"))
+                }
+            }
+            throw TrainError.run(
+                "--resume: no checkpoint in \(store.root) verifies:\n" + damaged.map { "  step \($0.step): \($0.reason)" }.joined(separator: "\n")
+                    + "\nRestore one from a backup and pass it with --resume-from, or start over with --force")
+        case .resumeFrom(let checkpoint):
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw TrainError.run("--resume-from: \(checkpoint) is not a directory")
+            }
+            guard FileManager.default.fileExists(atPath: (checkpoint as NSString).appendingPathComponent(CheckpointStore.completeMarker)) else {
+                throw TrainError.run("--resume-from: \(checkpoint) is not a complete checkpoint (it has no \(CheckpointStore.completeMarker) marker)")
+            }
+            let state: TrainState
+            do { state = try TrainCheckpoint.verify(directory: checkpoint, lora: lora) } catch {
+                throw TrainError.run("--resume-from: \(error)")
+            }
+            // Later checkpoints of this run belong to the run that went on from here before;
+            // set aside (not deleted), so that a later --resume cannot mix the two.
+            let later = store.completeSteps().filter { $0 > state.step }
+            if !later.isEmpty {
+                let stamp = Int(Date().timeIntervalSince1970)
+                for step in later {
+                    let setAside = (store.root as NSString).appendingPathComponent("superseded-\(stamp)-" + CheckpointStore.directoryName(step: step))
+                    guard rename(store.path(step: step), setAside) == 0 else {
+                        throw TrainError.run("--resume-from: cannot set aside the later checkpoint \(store.path(step: step)): \(String(cString: strerror(errno)))")
+                    }
+                }
+                print("note: the checkpoints of steps \(later.map(String.init).joined(separator: ", ")) came after step \(state.step) in the earlier course of this run; set aside as \(store.root)/superseded-\(stamp)-step-… (delete them when no longer needed)")
+            }
+            return (checkpoint, state)
         case .force:
             let manager = FileManager.default
             try? manager.removeItem(atPath: store.root)
@@ -381,16 +513,25 @@ public final class Trainer {
         }
     }
 
-    /// Refuses a resume whose configuration changed beyond step limits, intervals and logging.
-    static func checkResumable(saved: TrainState, current: TrainConfig, directory: String) throws {
+    /// Refuses a resume whose configuration changed beyond step limits, intervals and logging,
+    /// or whose training data holds other bytes. Where the run and its data lie may change
+    /// (`TrainConfig.locationKeys`) as long as the data's content is the same.
+    static func checkResumable(saved: TrainState, current: TrainConfig, directory: String, data: TrainingData) throws {
         let previous: TrainConfig
         do { previous = try TrainConfig.parse(toml: saved.config, source: "\(directory)/state.json") } catch {
             throw TrainError.run("\(directory)/state.json: the saved configuration cannot be read: \(error)")
         }
-        let changed = current.differencesBlockingResume(from: previous)
+        if let recorded = saved.dataDigest, recorded != data.contentSHA256 {
+            throw TrainError.dataChanged(
+                runDirectory: current.training.runDirectory,
+                detail: "the checkpoint was trained on data with content SHA-256 \(recorded.prefix(12))…, and the data now gives \(data.contentSHA256.prefix(12))…")
+        }
+        // Without a recorded content hash (older checkpoints) only the run may move.
+        let movable = saved.dataDigest == nil ? ["train.run_dir"] : TrainConfig.locationKeys
+        let changed = current.differencesBlockingResume(from: previous).filter { !movable.contains($0) }
         guard changed.isEmpty else {
             throw TrainError.config(
-                "--resume: the configuration changed since the checkpoint (\(changed.joined(separator: ", "))); only \(TrainConfig.keysChangeableOnResume.joined(separator: ", ")) may change. Start a new run (another train.run_dir) or use --force")
+                "--resume: the configuration changed since the checkpoint (\(changed.joined(separator: ", "))); only \(TrainConfig.keysChangeableOnResume.joined(separator: ", ")) may change, and where the run and its data lie (\(TrainConfig.locationKeys.joined(separator: ", "))) when the data is the same. Start a new run (another train.run_dir) or use --force")
         }
     }
 }

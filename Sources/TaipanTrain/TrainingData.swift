@@ -21,11 +21,16 @@ struct TrainingData {
     /// The bytes of the `tokenizer.json` that made the shards, which checkpoints carry; nil
     /// for the byte tokenizer, or when the file is gone or changed since.
     let tokenizerJSON: Data?
+    /// What the training shards hold, wherever they lie (`DataManifest.contentSHA256`).
+    let contentSHA256: String
 
     /// Resolves the `[data]` section: prepared token directories are used as they are; raw
-    /// inputs are prepared into `cacheDirectory` first (progress through `log`).
+    /// inputs are prepared into `cacheDirectory` first (progress through `log`). A cache that
+    /// holds shards of other data is the run's data having changed when `resuming`; otherwise
+    /// the run's own cache (`runOwned`) is prepared again, and another is refused.
     static func load(
-        config full: TrainConfig, cacheDirectory: String, threads: Int, log: @escaping (String) -> Void
+        config full: TrainConfig, cacheDirectory: String, threads: Int, resuming: Bool = false, runOwned: Bool = false,
+        log: @escaping (String) -> Void
     ) throws -> TrainingData {
         let config = full.data
         let (trainInputs, validationInputs) = (try full.trainInputs(), try full.validationInputs())
@@ -50,8 +55,27 @@ struct TrainingData {
             // Whole lines, since they share standard output with the training log: every second
             // on a terminal, every 10 s in a log file.
             let reporter = ProgressReporter(inPlace: false, interval: isatty(STDOUT_FILENO) == 1 ? 1 : 10) { log(String($0.dropLast())) }
-            let result = try DataPreparation(options: options, tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity).run { progress in
-                if progress.bytesRead >= progress.totalBytes { reporter.finish("  \(progress)") } else { reporter.update("  \(progress)") }
+            let preparation = DataPreparation(options: options, tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity)
+            func prepare() throws -> PrepareResult {
+                try preparation.run { progress in
+                    if progress.bytesRead >= progress.totalBytes { reporter.finish("  \(progress)") } else { reporter.update("  \(progress)") }
+                }
+            }
+            let result: PrepareResult
+            do {
+                result = try prepare()
+            } catch DataError.preparedFromOtherData(let directory, let difference) {
+                if resuming {
+                    throw TrainError.dataChanged(runDirectory: full.training.runDirectory, detail: "the token shards in \(directory) were made from other data: \(difference)")
+                }
+                guard runOwned else {
+                    throw TrainError.config("data.cache_dir: \(directory) already holds token shards of other data (\(difference)); remove it or set data.cache_dir to another directory")
+                }
+                log("note: \(directory) held token shards of other data (\(difference)); this run has no checkpoint, so they are prepared again")
+                do { try FileManager.default.removeItem(atPath: directory) } catch {
+                    throw TrainError.run("\(directory): cannot remove the stale token shards: \(error.localizedDescription)")
+                }
+                result = try prepare()
             }
             log(result.alreadyPrepared ? "  token shards up to date" : "  prepared \(result.manifest.splits["train"]?.tokens ?? 0) training tokens")
             directory = cacheDirectory
@@ -86,7 +110,8 @@ struct TrainingData {
         }
         return TrainingData(
             train: try shards("train"), validation: validation, tokenizer: loaded?.tokenizer,
-            vocabularySize: identity.vocabularySize, endOfText: endOfText, tokenizerJSON: json)
+            vocabularySize: identity.vocabularySize, endOfText: endOfText, tokenizerJSON: json,
+            contentSHA256: manifest.contentSHA256)
     }
 
     /// Refuses a token directory of another format than `data.format`.

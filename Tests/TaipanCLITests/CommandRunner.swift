@@ -21,15 +21,31 @@ let taipanExecutable: String = {
 }()
 
 /// Runs `taipan arguments…` and waits for it.
-func runTaipan(_ arguments: [String]) throws -> CommandResult {
-    try run(taipanExecutable, arguments)
+func runTaipan(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    try run(taipanExecutable, arguments, environment: environment)
 }
 
-/// Runs `executable arguments…` and waits for it.
-func run(_ executable: String, _ arguments: [String]) throws -> CommandResult {
+/// Starts `taipan arguments…` with its output and errors going to `log`.
+func startTaipan(_ arguments: [String], log: String) throws -> Process {
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: taipanExecutable)
+    process.arguments = arguments
+    process.standardOutput = handle
+    process.standardError = handle
+    try process.run()
+    return process
+}
+
+/// Runs `executable arguments…` (with `environment` added to this process's) and waits for it.
+func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     let output = Pipe(), error = Pipe()
     process.standardOutput = output
     process.standardError = error

@@ -107,6 +107,69 @@ import Testing
         }
     }
 
+    /// SIGTERM (a scheduler's preemption) and SIGINT (Ctrl-C) save the last finished step at
+    /// once, without finishing the step in progress, and the run resumes from it.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aSignalSavesTheLastFinishedStepAndTheRunResumes(signal: Int32) throws {
+        let runs = try QuickstartRun()
+        let log = runs.directory.file("signalled.log")
+        let job = try startTaipan(runs.arguments(run: "signalled", steps: 100_000, checkpointEvery: 0), log: log)
+        let deadline = Date().addingTimeInterval(120)
+        while job.isRunning && Date() < deadline && ((try? runs.losses(run: "signalled").count) ?? 0) < 3 { usleep(100_000) }
+        try #require(job.isRunning, "the run ended early: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        // A second process on the same run directory is refused, naming the first.
+        let second = try runTaipan(runs.arguments(run: "signalled", steps: 100_000, checkpointEvery: 0) + ["--resume"])
+        #expect(second.status != 0 && second.error.contains("in use by another taipan process (pid \(job.processIdentifier))"), "\(second.error)")
+        kill(job.processIdentifier, signal)
+        let signalled = Date()
+        while job.isRunning && Date().timeIntervalSince(signalled) < 60 { usleep(50_000) }
+        let ended = !job.isRunning
+        if !ended { job.terminate() }
+        job.waitUntilExit()
+        let output = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(ended && job.terminationStatus == 0, "\(output)")
+        let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("stopped by a signal at step ") }, "\(output)")
+        let step = try #require(Int(line.dropFirst("stopped by a signal at step ".count).prefix { $0.isNumber }))
+        #expect(line.contains("complete") && line.contains("--resume"), "\(line)")
+        #expect(FileManager.default.fileExists(atPath: runs.checkpoint(run: "signalled", step: step) + "/COMPLETE"))
+        // Nothing after that step was recorded as done.
+        #expect(try runs.losses(run: "signalled").keys.max() == step)
+
+        let resumed = try runTaipan(runs.arguments(run: "signalled", steps: step + 2, checkpointEvery: 0) + ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.output)\(resumed.error)")
+        #expect(resumed.output.contains("resumed from") && resumed.output.contains("at step \(step)"), "\(resumed.output)")
+        #expect(FileManager.default.fileExists(atPath: runs.checkpoint(run: "signalled", step: step + 2) + "/COMPLETE"))
+    }
+
+    /// The short version of `scripts/kill-soak.sh`: 3 SIGKILLs (in data preparation, in
+    /// training, in a checkpoint write), and the run still ends bit-identical.
+    @Test func killSoakPassesAShortRun() throws {
+        let result = try run("/usr/bin/env", ["TAIPAN=\(taipanExecutable)", "STEPS=20", "bash", repositoryRoot + "/scripts/kill-soak.sh", "3"])
+        #expect(result.status == 0, "\(result.output)\(result.error)")
+        #expect(result.output.contains("kill-soak: 3 kills, the run ends bit-identical"), "\(result.output)")
+        #expect(result.output.contains("model.safetensors: identical") && result.output.contains("records identical"), "\(result.output)")
+    }
+
+    /// When the data under a run changed, the refusal says so in the words of the command that
+    /// was run (`make train` passes its own name) and says how to start over.
+    @Test func changedDataIsReportedInTheWordsOfTheCommand() throws {
+        let runs = try QuickstartRun()
+        let first = try runTaipan(runs.arguments(run: "changed", steps: 6, checkpointEvery: 0))
+        #expect(first.status == 0, "\(first.output)\(first.error)")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: runs.directory.file("corpus-0.jsonl")))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"text\": \"a new document\"}\n".utf8))
+        try handle.close()
+        let resumed = try runTaipan(runs.arguments(run: "changed", steps: 8, checkpointEvery: 0) + ["--resume"])
+        #expect(resumed.status != 0)
+        #expect(resumed.error.contains("taipan train --resume: the training data changed") && resumed.error.contains("corpus-0.jsonl"), "\(resumed.error)")
+        #expect(resumed.error.contains("--force"), "\(resumed.error)")
+        let make = try runTaipan(runs.arguments(run: "changed", steps: 8, checkpointEvery: 0) + ["--resume"], environment: ["TAIPAN_COMMAND": "make train"])
+        #expect(make.status != 0)
+        #expect(make.error.contains("make train: the training data changed") && make.error.contains("make train FORCE=1"), "\(make.error)")
+        #expect(FileManager.default.fileExists(atPath: runs.checkpoint(run: "changed", step: 6) + "/COMPLETE"))
+    }
+
     @Test func killingOneRankEndsTheJobAndTheRunResumes() throws {
         let runs = try QuickstartRun()
         let log = runs.directory.file("killed.log")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TaipanTokenizers
 @testable import TaipanData
 
 @Suite struct SampleDatasetTests {
@@ -42,7 +43,7 @@ import Testing
                                             minimumBytes: 10, minimumSources: 2)
         #expect(again.unchanged == summary.files)
         #expect(try again.files.map { try FileManager.default.attributesOfItem(atPath: $0)[.modificationDate] as? Date } == [past, past, past, past])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == names.sorted())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == (names + ["sample.json"]).sorted())
 
         #expect(throws: DataError.self) {
             _ = try SampleDataset.build(directory: out, sources: sources, minimumBytes: 10_000, minimumSources: 2)
@@ -122,5 +123,67 @@ import Testing
         #expect(examples["val"] == [Example(prompt: "def f9():\n    \"\"\"Return 9.\"\"\"\n", completion: "    return 9\n", source: "Py")])
         #expect(examples["train"]?.map(\.completion) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10].map { "    return \($0)\n" })
     }
-}
 
+    /// The sample takes the files dpkg lists for its packages, so a package installed later
+    /// (a file under the same root that no listed package owns) changes nothing.
+    @Test func filesComeFromTheNamedPackagesOnly() throws {
+        let directory = try makeTemporaryDirectory()
+        let info = directory + "/info", root = directory + "/doc"
+        for folder in [info, root + "/bash", root + "/tar", root + "/cmake"] { try makeDirectory(folder) }
+        for package in ["bash", "tar", "cmake"] { try writeFile(root + "/\(package)/copyright", Array("Copyright \(package)\n".utf8)) }
+        try writeFile(info + "/bash.list", Array("/.\n\(root)/bash\n\(root)/bash/copyright\n".utf8))
+        try writeFile(info + "/tar:amd64.list", Array("\(root)/tar\n\(root)/tar/copyright\n\(root)/tar/gone/copyright\n".utf8))
+        try writeFile(info + "/cmake.list", Array("\(root)/cmake/copyright\n".utf8))
+        let source = SampleSource(
+            name: "DebianCopyright", roots: [root], suffixes: ["/copyright"], byteLimit: 1000, debianPackage: "base-files",
+            packages: ["tar", "bash", "absent"])
+        #expect(SampleDataset.files(of: source, dpkgInfo: info) == [root + "/bash/copyright", root + "/tar/copyright"])
+
+        let status = directory + "/status"
+        try writeFile(status, Array("""
+            Package: bash
+            Status: install ok installed
+            Essential: yes
+
+            Package: cmake
+            Status: install ok installed
+
+            Package: tar
+            Status: deinstall ok config-files
+            Essential: yes
+
+            Package: dash
+            Essential: yes
+            Status: install ok installed
+            """.utf8))
+        #expect(SampleDataset.essentialPackages(status: status) == ["bash", "dash"])
+    }
+
+    /// `sample.json` records the records' SHA-256 (the same for the same text, another for
+    /// other text) and a rebuild that comes out different reports the earlier one.
+    @Test func theSampleRecordsItsHashAndReportsAChange() throws {
+        let directory = try makeTemporaryDirectory()
+        try makeDirectory(directory + "/t")
+        try writeFile(directory + "/t/a", Array("some licence text\n".utf8))
+        try writeFile(directory + "/t/b", Array("another licence text\n".utf8))
+        let sources = [SampleSource(name: "Lic", roots: [directory + "/t"], suffixes: [""], byteLimit: 1000, debianPackage: "base-files")]
+        let out = directory + "/sample"
+        let first = try SampleDataset.build(directory: out, sources: sources, validationEvery: 2, minimumBytes: 1, minimumSources: 1)
+        // The records hashed by hand: each file's name, then its JSON lines.
+        var expected = SHA256()
+        for (name, text) in [("train-00000.jsonl.zst", "some licence text\n"), ("val-00000.jsonl.zst", "another licence text\n")] {
+            expected.update(Array((name + "\n").utf8))
+            expected.update(Array("{\"text\": \(TaipanTokenizers.TokenizerFile.quote(text)), \"meta\": {\"pile_set_name\": \"Lic\"}}\n".utf8))
+        }
+        #expect(first.sha256 == expected.hexDigest())
+        let record = try String(contentsOfFile: out + "/sample.json", encoding: .utf8)
+        #expect(record.contains(first.sha256))
+        #expect(first.previous == nil)
+        let again = try SampleDataset.build(directory: out, sources: sources, validationEvery: 2, minimumBytes: 1, minimumSources: 1)
+        #expect(again.sha256 == first.sha256 && again.previous == nil)
+        try writeFile(directory + "/t/b", Array("a changed licence text\n".utf8))
+        let changed = try SampleDataset.build(directory: out, sources: sources, validationEvery: 2, minimumBytes: 1, minimumSources: 1)
+        #expect(changed.sha256 != first.sha256)
+        #expect(changed.previous?.sha256 == first.sha256)
+    }
+}

@@ -90,6 +90,7 @@ private let everyKeyText = """
     interval = 1000
     keep_last = 2
     keep_every = 5000
+    interval_minutes = 45.5
 
     [log]
     interval = 1
@@ -176,7 +177,7 @@ private func temporaryDirectory() throws -> URL {
 
     @Test func schemaCoversEveryKeyOnce() {
         let names = ConfigSchema.fields.map(\.name)
-        #expect(names.count == 75)
+        #expect(names.count == 76)
         #expect(Set(names).count == names.count)
         #expect(Set(ConfigSchema.fields.map(\.section)) == Set(ConfigSchema.sections.map(\.name)))
         #expect(ConfigSchema.fields.allSatisfy { !$0.doc.isEmpty && !$0.doc.contains("\n") })
@@ -216,6 +217,7 @@ private func temporaryDirectory() throws -> URL {
         #expect(config.evaluation.sampleTokens == 32 && config.evaluation.sampleTemperature == 0)
         #expect(config.evaluation.sampleTopK == 0)
         #expect(config.checkpoint.interval == 1000 && config.checkpoint.keepLast == 2 && config.checkpoint.keepEvery == 5000)
+        #expect(config.checkpoint.intervalMinutes == 45.5)
         #expect(config.logging.interval == 1 && !config.logging.tensorboard)
         #expect(config.lora.rank == 16 && config.lora.alpha == 32 && config.lora.dropout == 0.05 && config.lora.useRSLoRA)
         #expect(config.lora.targetModules == ["in_proj", "x_proj", "dt_proj"] && config.lora.modulesToSave == ["norm_f"])

@@ -173,8 +173,15 @@ final class TinyRun {
         #expect { try Trainer(config: changed, start: .resume, print: { _ in }) } throws: { error in
             "\(error)".contains("optimizer.learning_rate")
         }
+        let metrics = run.config().training.runDirectory + "/metrics.jsonl"
+        #expect(FileManager.default.fileExists(atPath: metrics))
         let forced = try Trainer(config: run.config(steps: 4), start: .force, print: { _ in })
         #expect(forced.state.step == 0)
+        // The old run's checkpoints and metrics are gone, not merely ignored.
+        #expect(forced.store.completeSteps().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: run.config().training.runDirectory + "/checkpoints/step-00000004"))
+        let restarted = (try? String(contentsOfFile: metrics, encoding: .utf8)) ?? ""
+        #expect(!restarted.contains("\"loss\""), "\(restarted)")
     }
 
     @Test func aRunNeedsTrainingData() throws {
@@ -204,13 +211,17 @@ final class TinyRun {
         let summary = try Trainer(config: config, start: .fresh, print: { _ in }).run()
         let validation = try #require(summary.validationLoss)
         let checkpoint = try #require(summary.checkpoint)
-        let evaluated = try Evaluation.run(target: checkpoint, print: { _ in })
-        #expect(abs(evaluated.loss - validation) < 1e-9 || evaluated.tokens > 2 * 2 * 16)
+        let evaluated = try Evaluation.run(target: checkpoint, batches: config.evaluation.batches, print: { _ in })
+        // The same batches (eval.batches of them) of the same weights as the run's last evaluation.
+        #expect(abs(evaluated.loss - validation) < 1e-6 * validation, "\(evaluated.loss) vs \(validation)")
 
         var tune = run.config(run: "tune", steps: 2)
         tune.model.initFrom = checkpoint
         tune.training.frozen = ["backbone.embeddings.*"]
         let tuner = try Trainer(config: tune, start: .fresh, print: { _ in })
+        // Fine-tuning starts from the checkpoint's weights, every one of them.
+        let saved = try MambaLM.load(directory: checkpoint)
+        #expect(tuner.model.parameters.map(\.values) == saved.parameters.map(\.values))
         let before = tuner.model.embeddings.weight.values
         try tuner.run()
         #expect(tuner.model.embeddings.weight.values == before)
@@ -309,8 +320,10 @@ final class TinyRun {
         let checkpoint = try #require(whole.checkpoint)
         let files = try FileManager.default.contentsOfDirectory(atPath: checkpoint).sorted()
         #expect(files == ["COMPLETE", "adapter_config.json", "adapter_model.safetensors", "optimizer.safetensors", "state.json"])
-        let evaluated = try Evaluation.run(target: checkpoint, print: { _ in })
-        #expect(abs(evaluated.loss - whole.validationLoss!) < 1e-9 || evaluated.tokens > 2 * 2 * 16)
+        // The adapter on its base gives the run's last validation loss on the same batches.
+        let evaluated = try Evaluation.run(target: checkpoint, batches: lora("straight").evaluation.batches, print: { _ in })
+        let validation = try #require(whole.validationLoss)
+        #expect(abs(evaluated.loss - validation) < 1e-6 * validation, "\(evaluated.loss) vs \(validation)")
 
         let first = try Trainer(config: lora("split"), start: .fresh, print: { _ in })
         let firstHalf = try first.run(pausingAt: 5)
@@ -351,5 +364,107 @@ final class TinyRun {
         // Its checkpoint is a Hugging Face directory holding the tuned weights.
         let checkpoint = try MambaLM.load(directory: try #require(summary.checkpoint))
         #expect(checkpoint.embeddings.weight.values == tuner.model.embeddings.weight.values)
+    }
+
+    /// The files of a checkpoint that must come out the same in two runs.
+    static func checkpointBytes(_ directory: String) throws -> [Data] {
+        try ["model.safetensors", "optimizer.safetensors"].map { try Data(contentsOf: URL(fileURLWithPath: directory + "/" + $0)) }
+    }
+
+    @Test func aDamagedNewestCheckpointIsPassedOverAndWrittenAgain() throws {
+        let run = try TinyRun()
+        try Trainer(config: run.config(run: "straight", steps: 12), start: .fresh, print: { _ in }).run()
+        let config = run.config(run: "damaged", steps: 12)
+        try Trainer(config: config, start: .fresh, print: { _ in }).run()
+        let newest = config.training.runDirectory + "/checkpoints/step-00000012"
+        let weights = newest + "/model.safetensors"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: weights))
+        bytes[bytes.count - 3] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: weights))
+
+        var lines: [String] = []
+        let resumed = try Trainer(config: config, start: .resume, print: { lines.append($0) })
+        #expect(resumed.state.step == 8)
+        let warning = try #require(lines.first { $0.hasPrefix("warning:") })
+        #expect(warning.contains("step 12 is damaged") && warning.contains("model.safetensors") && warning.contains("resuming from step 8"), "\(warning)")
+        try resumed.run()
+        // Step 12 is written again, exactly as the run that was never damaged wrote it.
+        #expect(try Self.checkpointBytes(newest) == Self.checkpointBytes(run.config(run: "straight").training.runDirectory + "/checkpoints/step-00000012"))
+    }
+
+    @Test func resumeNeedsACheckpointThatVerifies() throws {
+        let run = try TinyRun()
+        #expect { try Trainer(config: run.config(steps: 4), start: .resume, print: { _ in }) } throws: { error in
+            "\(error)".contains("holds no complete checkpoint")
+        }
+        try Trainer(config: run.config(steps: 4), start: .fresh, print: { _ in }).run()
+        let state = run.config().training.runDirectory + "/checkpoints/step-00000004/state.json"
+        try "{}".write(toFile: state, atomically: true, encoding: .utf8)
+        #expect { try Trainer(config: run.config(steps: 4), start: .resume, print: { _ in }) } throws: { error in
+            "\(error)".contains("no checkpoint in") && "\(error)".contains("step 4: ") && "\(error)".contains("--resume-from")
+        }
+    }
+
+    @Test func resumeFromAnEarlierCheckpointSetsTheLaterOnesAside() throws {
+        let run = try TinyRun()
+        let config = run.config(steps: 12)
+        try Trainer(config: config, start: .fresh, print: { _ in }).run()
+        let checkpoints = config.training.runDirectory + "/checkpoints"
+        var lines: [String] = []
+        let resumed = try Trainer(config: config, start: .resumeFrom(checkpoints + "/step-00000004"), print: { lines.append($0) })
+        #expect(resumed.state.step == 4)
+        #expect(lines.contains { $0.contains("steps 8, 12") && $0.contains("set aside") })
+        let names = try FileManager.default.contentsOfDirectory(atPath: checkpoints)
+        #expect(names.filter { $0.hasPrefix("superseded-") }.count == 2)
+        #expect(resumed.store.completeSteps() == [4])
+        #expect { try Trainer(config: config, start: .resumeFrom(checkpoints + "/step-00000099"), print: { _ in }) } throws: { error in
+            "\(error)".contains("--resume-from") && "\(error)".contains("step-00000099")
+        }
+    }
+
+    @Test func aCopiedRunWithMovedDataResumesAndChangedDataIsRefused() throws {
+        let run = try TinyRun()
+        let straight = try Trainer(config: run.config(run: "straight", steps: 8), start: .fresh, print: { _ in })
+        try straight.run()
+        try Trainer(config: run.config(run: "first", steps: 8), start: .fresh, print: { _ in }).run(pausingAt: 4)
+        // The run and its data copied elsewhere (other paths, other modification times).
+        let manager = FileManager.default
+        try manager.copyItem(atPath: run.root + "/first", toPath: run.root + "/elsewhere")
+        try manager.createDirectory(atPath: run.root + "/moved", withIntermediateDirectories: true)
+        for name in ["train.jsonl", "val.jsonl"] { try manager.copyItem(atPath: run.root + "/" + name, toPath: run.root + "/moved/" + name) }
+        try manager.copyItem(atPath: run.root + "/cache", toPath: run.root + "/moved-cache")
+        var moved = run.config(run: "elsewhere", steps: 8)
+        moved.data.train = [run.root + "/moved/train.jsonl"]
+        moved.data.validation = [run.root + "/moved/val.jsonl"]
+        moved.data.cacheDirectory = run.root + "/moved-cache"
+        let resumed = try Trainer(config: moved, start: .resume, print: { _ in })
+        #expect(resumed.state.step == 4)
+        try resumed.run()
+        #expect(Self.weights(resumed) == Self.weights(straight))
+
+        // Other bytes under the same names are other data.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: run.root + "/moved/train.jsonl"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"text\": \"one more document\"}\n".utf8))
+        try handle.close()
+        moved.training.maxSteps = 12
+        #expect { try Trainer(config: moved, start: .resume, print: { _ in }) } throws: { error in
+            guard case TrainError.dataChanged(_, let detail) = error else { return false }
+            return detail.contains("moved/train.jsonl")
+        }
+    }
+
+    @Test func checkpointsByTheClock() throws {
+        let run = try TinyRun()
+        var config = run.config(steps: 5)
+        config.checkpoint.interval = 0
+        config.checkpoint.intervalMinutes = 1e-9
+        let trainer = try Trainer(config: config, start: .fresh, print: { _ in })
+        try trainer.run()
+        #expect(trainer.store.completeSteps() == [1, 2, 3, 4, 5])
+        config.checkpoint.intervalMinutes = 600
+        let hourly = try Trainer(config: config, start: .force, print: { _ in })
+        try hourly.run()
+        #expect(hourly.store.completeSteps() == [5])
     }
 }
