@@ -5,7 +5,9 @@
 # `transformers` `generate` (benchmarks/compare_pytorch.py measures and prints the table, and
 # writes it to benchmarks/results-latest.md). Sets up its own virtual environment
 # (benchmarks/.venv-pytorch: torch, mambapy, transformers) on the first run. Options go to
-# compare_pytorch.py (e.g. --threads 2, --mambapy-steps 8; --help lists them).
+# compare_pytorch.py (e.g. --threads 2, --mambapy-steps 8; --help lists them); --mamba2 adds
+# the Mamba-2 rows (transformers' Mamba2ForCausalLM on bench-small-mamba2, the MFU of
+# bench-130m-mamba2, decoding against the measured memory bandwidth), --mamba2-only runs just them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=benchmarks/.venv-pytorch

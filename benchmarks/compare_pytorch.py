@@ -20,6 +20,15 @@ Measured one after the other, each PyTorch benchmark in a process of its own (so
   for `generate`, a streamer stamps the time of every new token and the rate is
   (new tokens − 1) / (last stamp − first stamp), leaving out the prefill.
 
+Mamba-2 (issue 14), after the Mamba rows, with `--mamba2` (`--mamba2-only` skips the rest):
+- training step on configs/bench-small-mamba2.toml: `transformers`' `Mamba2ForCausalLM` (its
+  pure-PyTorch SSD path, `torch_forward`) alternated with `taipan bench train` in pairs, the
+  ratio the median of the pairs';
+- Taipan's MFU on configs/bench-130m-mamba2.toml against the same run's sgemm;
+- the machine's memory read bandwidth (`torch.sum` over 512 MiB, median of 5, in a worker of its
+  own) and the rate at which `taipan bench generate` reads its float32 weights when decoding the
+  130M Mamba-2 and Mamba models, each measured right after the bandwidth.
+
 Prints one table (metric, Taipan, peer, ratio, target, met?) and writes it as markdown.
 
 Usage: compare_pytorch.py --taipan BINARY [--threads 2] [--out benchmarks/results-latest.md] ...
@@ -45,6 +54,8 @@ import tomllib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = "configs/bench-small.toml"
 LARGE = "configs/bench-130m.toml"
+SMALL2 = "configs/bench-small-mamba2.toml"
+LARGE2 = "configs/bench-130m-mamba2.toml"
 
 
 class ConfigError(Exception):
@@ -67,6 +78,10 @@ def load_shape(path):
         raise ConfigError(f"{path}: model.vocab_size must be set (the benchmarks use random tokens)")
     rank = model.get("time_step_rank", "auto")
     return {
+        "architecture": model.get("architecture", "mamba"),
+        "head_dim": model.get("head_dim", 64),
+        "groups": model.get("n_groups", 1),
+        "chunk": model.get("chunk_size", 256),
         "vocab": model["vocab_size"],
         "hidden": model.get("hidden_size", 256),
         "layers": model.get("num_hidden_layers", 4),
@@ -143,6 +158,33 @@ def transformers_config(shape):
         tie_word_embeddings=True, use_mambapy=False)
 
 
+def transformers2_config(shape):
+    import transformers
+
+    inner = shape["expand"] * shape["hidden"]
+    return transformers.Mamba2Config(
+        vocab_size=shape["vocab"], hidden_size=shape["hidden"], num_hidden_layers=shape["layers"],
+        state_size=shape["state"], expand=shape["expand"], conv_kernel=shape["kernel"],
+        head_dim=shape["head_dim"], num_heads=inner // shape["head_dim"], n_groups=shape["groups"],
+        chunk_size=shape["chunk"], use_bias=shape["bias"], use_conv_bias=shape["conv_bias"],
+        layer_norm_epsilon=shape["epsilon"], initializer_range=shape["initializer_range"],
+        tie_word_embeddings=True)
+
+
+def bandwidth_worker(mebibytes=512, runs=5):
+    """Memory read bandwidth: the median rate of `torch.sum` over a float32 buffer of `mebibytes`."""
+    import torch
+
+    values = torch.ones(mebibytes * 1024 * 1024 // 4)
+    values.sum()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        values.sum()
+        times.append(time.perf_counter() - start)
+    return {"gb_per_second": values.numel() * 4 / statistics.median(times) / 1e9, "peak_rss_mib": peak_resident_mib()}
+
+
 def train_worker(kind, shape, steps, warmup):
     """Median seconds of the training step of `kind` ("mambapy" or "transformers")."""
     import torch
@@ -158,7 +200,10 @@ def train_worker(kind, shape, steps, warmup):
     else:
         import transformers
 
-        model = transformers.MambaForCausalLM(transformers_config(shape))
+        if shape["architecture"] == "mamba2":
+            model = transformers.Mamba2ForCausalLM(transformers2_config(shape))
+        else:
+            model = transformers.MambaForCausalLM(transformers_config(shape))
 
         def logits_of(inputs):
             return model(input_ids=inputs, use_cache=False).logits
@@ -263,7 +308,7 @@ def generate_worker(shape, prompt_tokens, new_tokens, runs, dtype):
 
 def worker_main(argv):
     parser = argparse.ArgumentParser(prog="compare_pytorch.py worker")
-    parser.add_argument("kind", choices=["mambapy-train", "transformers-train", "transformers-generate"])
+    parser.add_argument("kind", choices=["mambapy-train", "transformers-train", "transformers-generate", "bandwidth"])
     parser.add_argument("config")
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--steps", type=int, default=10)
@@ -279,6 +324,8 @@ def worker_main(argv):
     shape = load_shape(args.config)
     if args.kind == "transformers-generate":
         result = generate_worker(shape, args.prompt, args.tokens, args.runs, args.dtype)
+    elif args.kind == "bandwidth":
+        result = bandwidth_worker()
     else:
         result = train_worker(args.kind.removesuffix("-train"), shape, args.steps, args.warmup)
     print("RESULT " + json.dumps(result))
@@ -368,8 +415,14 @@ def machine_lines(binary, threads):
         pass
     import torch
 
+    def version(package):
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
     versions = f"torch {torch.__version__}, " + ", ".join(
-        f"{package} {importlib.metadata.version(package)}" for package in ("mambapy", "transformers"))
+        f"{package} {version(package)}" for package in ("mambapy", "transformers"))
 
     return [
         f"CPU: {model}, {os.cpu_count()} cores; threads used: {threads} (Taipan --threads, torch.set_num_threads)",
@@ -430,6 +483,8 @@ def driver_main(argv):
     parser.add_argument("--generate-runs", type=int, default=3)
     parser.add_argument("--timeout", type=int, default=900, help="seconds each measurement may take")
     parser.add_argument("--skip-training", action="store_true", help="measure decoding only (the training rows stay empty)")
+    parser.add_argument("--mamba2", action="store_true", help="also the Mamba-2 rows (issue 14)")
+    parser.add_argument("--mamba2-only", action="store_true", help="only the Mamba-2 rows")
     args = parser.parse_args(argv)
     for name in ("threads", "mambapy_steps", "pairs", "transformers_steps", "taipan_steps", "large_steps", "prompt", "tokens", "generate_runs", "timeout"):
         if getattr(args, name) < 1:
@@ -438,7 +493,7 @@ def driver_main(argv):
         parser.error("--transformers-warmup must be at least 0")
     if not os.access(args.taipan, os.X_OK):
         parser.error(f"--taipan {args.taipan}: not an executable file")
-    for path in (SMALL, LARGE):
+    for path in (SMALL, LARGE, SMALL2, LARGE2):
         load_shape(path)  # a bad config stops the run before minutes of measuring, not after
 
     started = datetime.datetime.now().astimezone()
@@ -459,7 +514,7 @@ def driver_main(argv):
 
     mambapy = hf_train = taipan_small = taipan_large = None
     pair_ratios = []
-    if not args.skip_training:
+    if not args.skip_training and not args.mamba2_only:
         # mambapy and Taipan's bench-small alternate, each pair back to back: the machine's speed
         # drifts by 10-20 % within minutes, so each ratio is taken within a pair and the table
         # gives the median of the pairs' ratios (and the median of each side's tokens/s).
@@ -485,8 +540,8 @@ def driver_main(argv):
             "Taipan training step, bench-130m",
             [taipan, "bench", "train", "--config", LARGE, "--steps", str(args.large_steps), "--warmup", "1", "--threads", str(threads)], timeout))
     # Decoding in both precisions, each Taipan run right after the peer it is compared with.
-    generate = {}
-    for dtype in ("float32", "bfloat16", "int8"):
+    generate = dict.fromkeys((side, dtype) for side in ("transformers", "taipan") for dtype in ("float32", "bfloat16", "int8"))
+    for dtype in () if args.mamba2_only else ("float32", "bfloat16", "int8"):
         generate["transformers", dtype] = attempt(lambda: python_measurement(
             f"transformers generate, {dtype}", "transformers-generate", LARGE, threads, timeout,
             prompt=args.prompt, tokens=args.tokens, runs=args.generate_runs, dtype=dtype))
@@ -494,10 +549,60 @@ def driver_main(argv):
             f"Taipan generate, {dtype}",
             [taipan, "bench", "generate", "--config", LARGE, "--prompt", str(args.prompt), "--tokens", str(args.tokens),
              "--runs", str(args.generate_runs), "--threads", str(threads), "--weights", dtype], timeout))
-    load_after = os.getloadavg()
-
     def get(result, key):
         return None if result is None else result.get(key)
+
+    mamba2_rows, mamba2_details = [], []
+    if args.mamba2 or args.mamba2_only:
+        hf2_runs, taipan2_runs, ratios2 = [], [], []
+        for pair in range(1, args.pairs + 1):
+            theirs = attempt(lambda: python_measurement(
+                f"transformers Mamba2 training step, pair {pair}", "transformers-train", SMALL2, threads, timeout,
+                steps=args.transformers_steps, warmup=1))
+            ours = attempt(lambda: taipan_measurement(
+                f"Taipan training step, bench-small-mamba2, pair {pair}",
+                [taipan, "bench", "train", "--config", SMALL2, "--steps", str(args.taipan_steps), "--threads", str(threads)], timeout))
+            if theirs is not None and ours is not None and theirs.get("tokens_per_second"):
+                hf2_runs.append(theirs)
+                taipan2_runs.append(ours)
+                ratios2.append(ours["tokens_per_second"] / theirs["tokens_per_second"])
+        hf2, taipan2 = summarize(hf2_runs, memory=min), summarize(taipan2_runs, memory=max)
+        taipan2_large = attempt(lambda: taipan_measurement(
+            "Taipan training step, bench-130m-mamba2",
+            [taipan, "bench", "train", "--config", LARGE2, "--steps", str(args.large_steps), "--warmup", "1", "--threads", str(threads)], timeout))
+        decoding = {}
+        for name, config in (("mamba2", LARGE2), ("mamba", LARGE)):
+            decoding[name, "memory"] = attempt(lambda: python_measurement(
+                f"memory read bandwidth, before {name} decoding", "bandwidth", config, threads, timeout))
+            decoding[name, "taipan"] = attempt(lambda: taipan_measurement(
+                f"Taipan generate, {name} 130M, float32",
+                [taipan, "bench", "generate", "--config", config, "--prompt", str(args.prompt), "--tokens", str(args.tokens),
+                 "--runs", str(args.generate_runs), "--threads", str(threads), "--weights", "float32"], timeout))
+        mfu2, sgemm2 = get(taipan2_large, "mfu"), get(taipan2_large, "sgemm_gflops")
+        ours2 = get(taipan2, "tokens_per_second")
+        mamba2_rows = [
+            row("bench-small-mamba2 training, tokens/s (vs transformers Mamba2ForCausalLM)", ours2, get(hf2, "tokens_per_second"),
+                statistics.median(ratios2) if ratios2 else None, 2, "≥"),
+            row("bench-130m-mamba2 training GFLOP/s (vs sgemm of the same run: MFU)",
+                None if mfu2 is None else mfu2 * sgemm2, sgemm2, mfu2, 0.55, "≥"),
+        ]
+        for name in ("mamba2", "mamba"):
+            read = get(decoding[name, "taipan"], "weight_gb_per_second")
+            memory = get(decoding[name, "memory"], "gb_per_second")
+            mamba2_rows.append(row(
+                f"130M {'Mamba-2' if name == 'mamba2' else 'Mamba'} decoding, float32 weights read, GB/s (vs memory read bandwidth)",
+                read, memory, ratio_of(read, memory), 0.8, "≥"))
+        mamba2_details = [
+            f"bench-small-mamba2 against transformers, {len(ratios2)} pairs (transformers, then Taipan): ratios "
+            + ", ".join(f"{ratio:.2f}×" for ratio in ratios2)
+            + f"; transformers step {format_number(get(hf2, 'step_ms'))} ms, Taipan step {format_number(get(taipan2, 'step_ms'))} ms, "
+            f"peak RSS Taipan {format_number(get(taipan2, 'peak_rss_mib'))} MiB, transformers {format_number(get(hf2, 'peak_rss_mib'))} MiB",
+            f"Taipan bench-130m-mamba2: step {format_number(get(taipan2_large, 'step_ms'))} ms, "
+            f"{format_number(get(taipan2_large, 'tokens_per_second'))} tokens/s, peak RSS {format_number(get(taipan2_large, 'peak_rss_mib'))} MiB",
+            "130M decoding, float32: Mamba-2 " + format_number(get(decoding['mamba2', 'taipan'], 'tokens_per_second'))
+            + " tokens/s, Mamba " + format_number(get(decoding['mamba', 'taipan'], 'tokens_per_second')) + " tokens/s",
+        ]
+    load_after = os.getloadavg()
 
     ours_small = get(taipan_small, "tokens_per_second")
     ours_memory = get(taipan_small, "peak_rss_mib")
@@ -527,6 +632,9 @@ def driver_main(argv):
         row("130M greedy decoding, Taipan int8 (vs transformers generate, float32: its default)", decode("taipan", "int8"),
             decode("transformers", "float32"), ratio_of(decode("taipan", "int8"), decode("transformers", "float32")), 5, "≥"),
     ]
+    if args.mamba2_only:
+        rows = []
+    rows += mamba2_rows
     header = ["metric", "Taipan", "peer", "ratio", "target", "met?"]
 
     widths = [max(len(line[column]) for line in [header] + rows) for column in range(len(header))]
@@ -564,6 +672,7 @@ def driver_main(argv):
         + ", ".join(f"{name} {load:.2f}" for name, load in LOAD_AT_START.items()) + f"; at the end {load_after[0]:.2f}",
     ]
     machine = machine_lines(taipan, threads)
+    details = ([] if args.mamba2_only else details) + mamba2_details
     for line in machine + details:
         print(line)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check-transformers.sh — checks that Taipan's Mamba model directories load in Hugging Face
+# check-transformers.sh — checks that Taipan's Mamba and Mamba-2 model directories load in Hugging Face
 # `transformers` and back, with the same logits, hidden states, loss, gradients and greedy
 # continuation (scripts/check_transformers.py does the comparing). Sets up its own virtual
 # environment (scripts/.venv-transformers, see transformers-venv.sh) on the
@@ -12,5 +12,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # One thread each side keeps the numbers reproducible and the run polite on a shared machine.
-OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$python" scripts/check_transformers.py \
-    "$taipan" Tests/Fixtures/mamba-tiny/model/config.json "$work"
+status=0
+for fixture in mamba-tiny mamba2-tiny; do
+    mkdir -p "$work/$fixture"
+    echo "== $fixture"
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$python" scripts/check_transformers.py \
+        "$taipan" "Tests/Fixtures/$fixture/model/config.json" "$work/$fixture" || status=1
+done
+exit $status

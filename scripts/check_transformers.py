@@ -1,5 +1,6 @@
-"""check_transformers.py — checks that Taipan's Mamba models move freely to and from Hugging Face
-`transformers` (`MambaForCausalLM`), in both directions, on several configurations.
+"""check_transformers.py — checks that Taipan's Mamba and Mamba-2 models move freely to and from
+Hugging Face `transformers` (`MambaForCausalLM`, `Mamba2ForCausalLM`), in both directions, on
+several configurations. The fixture config given (model_type "mamba" or "mamba2") says which.
 
 Taipan → transformers: `taipan model init` writes a model directory; transformers loads it and
 must log no warning about missing, unexpected or mismatched weights. Fresh weights are not
@@ -23,6 +24,10 @@ transformers (5.x) rounds through float32 inside a float64 model: RMSNorm, the r
 residual (residual_in_fp32) and the logits. The logits and the loss here come from the head
 applied to the last hidden state, in float64; the rest of the reference is float32-accurate,
 well below the tolerance.
+
+For Mamba-2 the trained checkpoint is one of `configs/quickstart-mamba2.toml` itself (24 steps on
+byte tokens), and transformers' reference scan (`torch_forward`'s chunked SSD) computes in
+float32 even in a float64 model, which stays well inside the tolerance too.
 
 Usage: check_transformers.py TAIPAN_BINARY FIXTURE_CONFIG_JSON WORK_DIRECTORY
 """
@@ -49,9 +54,56 @@ WEIGHT_WARNING = re.compile(
     r"missing|unexpected|mismatch|newly initiali[sz]ed|not initiali[sz]ed|not used|were not", re.IGNORECASE)
 
 
+# "mamba" or "mamba2", from the fixture's model_type (set in main).
+ARCHITECTURE = "mamba"
+
+
+def model_class():
+    return transformers.Mamba2ForCausalLM if ARCHITECTURE == "mamba2" else transformers.MambaForCausalLM
+
+
+def config_class():
+    return transformers.Mamba2Config if ARCHITECTURE == "mamba2" else transformers.MambaConfig
+
+
+def mamba2_variations(base):
+    """As `variations`, for Mamba-2: heads, groups, chunks that do not divide the length, a
+    clamped time step."""
+    def varied(**changes):
+        config = copy.deepcopy(base)
+        config.update(changes)
+        config["num_heads"] = config["expand"] * config["hidden_size"] // config["head_dim"]
+        return config
+
+    return [
+        ("fixture", varied()),
+        ("use_bias", varied(use_bias=True)),
+        ("no conv bias", varied(use_conv_bias=False)),
+        ("untied head", varied(tie_word_embeddings=False)),
+        ("state 5", varied(state_size=5)),
+        ("conv 3", varied(conv_kernel=3)),
+        ("head_dim 8", varied(head_dim=8)),
+        ("1 group", varied(n_groups=1)),
+        ("4 groups", varied(n_groups=4)),
+        ("chunk 5", varied(chunk_size=5)),
+        ("chunk 64", varied(chunk_size=64)),
+        ("dt limit 0.05-0.3", varied(time_step_limit=[0.05, 0.3])),
+        ("3 layers", varied(num_hidden_layers=3)),
+        ("vocab 301", varied(vocab_size=301)),
+        ("init range 0.01", varied(initializer_range=0.01)),
+        ("all of the above", varied(
+            hidden_size=40, head_dim=16, n_groups=1, use_bias=True, use_conv_bias=False,
+            tie_word_embeddings=False, state_size=5, conv_kernel=3, num_hidden_layers=3, vocab_size=301,
+            chunk_size=5)),
+    ]
+
+
 def variations(base):
     """(name, config dict) pairs: the fixture's config and variations of it, one change each,
     then all of them at once."""
+    if ARCHITECTURE == "mamba2":
+        return mamba2_variations(base)
+
     def varied(**changes):
         config = copy.deepcopy(base)
         config.update(changes)
@@ -92,7 +144,7 @@ class WarningCollector(logging.Handler):
 
 
 def load_with_transformers(directory):
-    """Loads `directory` with `MambaForCausalLM.from_pretrained` in float32; returns the model
+    """Loads `directory` with `from_pretrained` (Mamba or Mamba-2) in float32; returns the model
     and the problems with its weights (log records, Python warnings, loading info)."""
     collector = WarningCollector()
     library_logger = transformers.utils.logging.get_logger()
@@ -100,7 +152,7 @@ def load_with_transformers(directory):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            model, info = transformers.MambaForCausalLM.from_pretrained(
+            model, info = model_class().from_pretrained(
                 directory, output_loading_info=True, dtype=torch.float32)
     finally:
         library_logger.removeHandler(collector)
@@ -134,18 +186,23 @@ def transformers_reference(model, ids):
     model = model.double()
     model.zero_grad(set_to_none=True)
     output = model(input_ids=ids, output_hidden_states=True, use_cache=False)
-    # MambaForCausalLM casts its logits to float32; the head applied to the final hidden state
+    # Mamba(2)ForCausalLM casts its logits to float32; the head applied to the final hidden state
     # (norm_f's output, float64) gives them, and so the loss and its gradients, in float64.
     logits = model.lm_head(output.hidden_states[-1])
     loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
     loss.backward()
     gradients = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+    # transformers' (and mamba_ssm's) one-token Mamba-2 step does not clamp Δ to time_step_limit
+    # while their chunked forward does, so with a limit that binds, cached generation is not the
+    # model's greedy continuation. Taipan's step clamps as its forward does; the reference is
+    # then generation by full forwards (no cache).
+    clamped = ARCHITECTURE == "mamba2" and tuple(model.config.time_step_limit) != (0.0, float("inf"))
     with torch.no_grad():
         # No eos: both sides generate exactly NEW_TOKENS tokens.
         model.generation_config.eos_token_id = None
         generated = model.generate(
             input_ids=ids[:1, :PROMPT_LENGTH], max_new_tokens=NEW_TOKENS, do_sample=False,
-            eos_token_id=None, pad_token_id=0)
+            eos_token_id=None, pad_token_id=0, use_cache=not clamped)
     return {
         "logits": logits.detach(),
         "model_logits": output.logits.detach(),
@@ -208,6 +265,10 @@ def compare(taipan, directory, model, ids, work):
 def taipan_to_transformers(taipan, config, seed, work):
     config_path = os.path.join(work, "config-in.json")
     with open(config_path, "w") as file:
+        # An infinite time-step limit is written as transformers writes it.
+        limit = config.get("time_step_limit")
+        if limit is not None:
+            config = dict(config, time_step_limit=[{"__float__": "Infinity"} if v == float("inf") else v for v in limit])
         json.dump(config, file, indent=2)
     directory = os.path.join(work, "model")
     run([taipan, "model", "init", "--config", config_path, "--out", directory, "--seed", str(seed)])
@@ -279,10 +340,20 @@ def trained_taipan_to_transformers(taipan, architecture, seed, work):
     checkpoint it wrote in transformers; also reports how far training moved the weights."""
     corpus = os.path.join(work, "corpus.jsonl")
     training_corpus(corpus)
-    config_path = os.path.join(work, "train.toml")
-    with open(config_path, "w") as file:
-        file.write(TRAINING_CONFIG.format(corpus=corpus, run=os.path.join(work, "run"), **architecture))
-    run([taipan, "train", config_path, "--set", f"train.seed={seed}"])
+    if isinstance(architecture, str):
+        # A TOML of the repository (configs/…), its data and run length replaced.
+        config_path = architecture
+        overrides = [f"data.train=[\"{corpus}\"]", "data.validation=[]", "data.validation_fraction=0.05",
+                     "data.tokenizer=\"byte\"", "data.sequence_length=64", f"train.run_dir=\"{os.path.join(work, 'run')}\"",
+                     "train.batch_size=4", "train.max_steps=24", "train.threads=1", "schedule.warmup_steps=2",
+                     "eval.interval=0", "eval.batches=1", "eval.sample_tokens=0", "checkpoint.interval=0",
+                     "log.interval=24", "log.tensorboard=false"]
+    else:
+        config_path = os.path.join(work, "train.toml")
+        with open(config_path, "w") as file:
+            file.write(TRAINING_CONFIG.format(corpus=corpus, run=os.path.join(work, "run"), **architecture))
+        overrides = []
+    run([taipan, "train", config_path, "--set", f"train.seed={seed}"] + [x for o in overrides for x in ("--set", o)])
     directory = os.path.join(work, "run", "checkpoints", "step-00000024")
     model, problems = load_with_transformers(directory)
     # How far training moved the weights whose initial values are exact (A_log = log n,
@@ -290,7 +361,7 @@ def trained_taipan_to_transformers(taipan, architecture, seed, work):
     trained = load_file(os.path.join(directory, "model.safetensors"))
     moved = 0.0
     for name, tensor in trained.items():
-        if name.endswith("A_log"):
+        if name.endswith("A_log") and ARCHITECTURE == "mamba":
             initial = torch.log(torch.arange(1, tensor.shape[1] + 1, dtype=torch.float64)).expand(tensor.shape)
             moved = max(moved, relative_error(tensor, initial))
         elif name.endswith(".D"):
@@ -305,7 +376,7 @@ def trained_taipan_to_transformers(taipan, architecture, seed, work):
 
 def transformers_to_taipan(taipan, config, seed, work, shard=False, dtype=torch.float32):
     torch.manual_seed(seed)
-    model = transformers.MambaForCausalLM(transformers.MambaConfig(**config))
+    model = model_class()(config_class()(**config))
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.add_(0.2 * torch.randn_like(parameter))
@@ -330,18 +401,27 @@ def random_ids(vocab_size, seed):
 
 
 def main():
+    global ARCHITECTURE
     taipan, fixture_config, work = sys.argv[1:4]
     transformers.utils.logging.set_verbosity_warning()
     transformers.utils.logging.disable_progress_bar()
     with open(fixture_config) as file:
         base = json.load(file)
+    ARCHITECTURE = base.get("model_type", "mamba")
+    if ARCHITECTURE == "mamba2":
+        # transformers writes the infinite end of the limit as {"__float__": "Infinity"}.
+        base["time_step_limit"] = [float("inf") if isinstance(v, dict) else v for v in base["time_step_limit"]]
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, "
           f"B={BATCH}, L={LENGTH}, {NEW_TOKENS} greedy tokens, tolerance {TOLERANCE:.0e}\n")
     cases = []
-    quickstart = dict(hidden=256, layers=4, state=16, expand=2, bias="false", tied="true")
-    odd = dict(hidden=40, layers=3, state=5, expand=3, bias="true", tied="false")
-    cases.append(("trained → hf", "quickstart, 24 steps", lambda w: trained_taipan_to_transformers(taipan, quickstart, 1, w)))
-    cases.append(("trained → hf", "odd, bias, untied", lambda w: trained_taipan_to_transformers(taipan, odd, 2, w)))
+    if ARCHITECTURE == "mamba2":
+        cases.append(("trained → hf", "quickstart-mamba2, 24", lambda w: trained_taipan_to_transformers(
+            taipan, "configs/quickstart-mamba2.toml", 1, w)))
+    else:
+        quickstart = dict(hidden=256, layers=4, state=16, expand=2, bias="false", tied="true")
+        odd = dict(hidden=40, layers=3, state=5, expand=3, bias="true", tied="false")
+        cases.append(("trained → hf", "quickstart, 24 steps", lambda w: trained_taipan_to_transformers(taipan, quickstart, 1, w)))
+        cases.append(("trained → hf", "odd, bias, untied", lambda w: trained_taipan_to_transformers(taipan, odd, 2, w)))
     for seed, (name, config) in enumerate(variations(base)):
         cases.append(("taipan → hf", name, lambda w, c=config, s=seed: taipan_to_transformers(taipan, c, s, w)))
     for seed, (name, config) in enumerate(variations(base)):

@@ -8,8 +8,8 @@ import TaipanNN
 
 /// The model directory `directory`, with the PEFT adapter in `adapter` (if any) merged into
 /// its weights: what the base computes with the adapter, as one model.
-func loadModel(_ directory: String, adapter: String?) throws -> MambaLM {
-    let model = try MambaLM.load(directory: directory)
+func loadModel(_ directory: String, adapter: String?) throws -> any LanguageModel {
+    let model = try loadLanguageModel(directory: directory)
     if let adapter {
         try model.loadAdapter(directory: adapter)
         model.mergeAdapters()

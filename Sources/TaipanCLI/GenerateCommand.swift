@@ -51,11 +51,11 @@ struct GenerateCommand: ParsableCommand {
         } else {
             throw InputError(description: "--prompt needs --tokenizer: \(model) holds no \(Self.tokenizerFileName)")
         }
-        if let bad = promptIds.first(where: { $0 < 0 || Int($0) >= network.config.vocabSize }) {
-            throw ValidationError("prompt id \(bad) is outside the model's vocabulary 0..<\(network.config.vocabSize)")
+        if let bad = promptIds.first(where: { $0 < 0 || Int($0) >= network.vocabularySize }) {
+            throw ValidationError("prompt id \(bad) is outside the model's vocabulary 0..<\(network.vocabularySize)")
         }
         let stopTokens = try stop.map { Set(try Self.parseIds($0, option: "--stop")) }
-            ?? Set(network.config.eosTokenId.map { [Int32($0)] } ?? [])
+            ?? Set(network.configuration.eosTokenId.map { [Int32($0)] } ?? [])
         var generator = SeededGenerator(seed: seed)
         let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, stopTokens: stopTokens, maxNewTokens: maxNewTokens)
         guard ids == nil, let textTokenizer else {

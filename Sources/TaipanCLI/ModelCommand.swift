@@ -19,10 +19,8 @@ struct ModelCommand: ParsableCommand {
         @Argument(help: "A model directory (config.json + model.safetensors or pytorch_model.bin).") var directory: String
 
         func run() throws {
-            let model = try MambaLM.load(directory: directory)
-            let config = model.config
-            print("\(directory): Mamba, \(config.layerCount) layers, hidden \(config.hiddenSize), inner \(config.intermediateSize), state \(config.stateSize), rank \(config.timeStepRank), conv \(config.convKernel), vocabulary \(config.vocabSize)")
-            print("bias \(config.useBias), conv bias \(config.useConvBias), tied head \(config.tieWordEmbeddings), ε \(config.layerNormEpsilon)")
+            let model = try loadLanguageModel(directory: directory)
+            print("\(directory): \(model.configuration.summary)")
             print("parameters: \(model.parameterCount.formatted()) (\(String(format: "%.2f", Double(model.parameterCount) / 1e6))M)")
             let width = model.namedParameters.map(\.name.count).max() ?? 0
             for (name, tensor) in model.namedParameters {
@@ -41,10 +39,10 @@ struct ModelCommand: ParsableCommand {
         @Option(help: "Seed of the initialisation.") var seed: UInt64 = 0
 
         func run() throws {
-            let configuration = try MambaConfig.read(contentsOf: config)
+            let configuration = try LanguageModelConfig.read(contentsOf: config)
             try refuseExistingModel(in: out)
             var generator = SeededGenerator(seed: seed)
-            let model = MambaLM(config: configuration, generator: &generator)
+            let model = configuration.makeModel(generator: &generator)
             try model.save(directory: out)
             print("\(out): \(model.parameterCount.formatted()) parameters, seed \(seed)")
         }
@@ -77,7 +75,7 @@ struct ModelCommand: ParsableCommand {
             for name in [configFileName, singleWeightsFileName] where FileManager.default.fileExists(atPath: (output as NSString).appendingPathComponent(name)) {
                 throw ValidationError("\(output) already holds \(name); choose another output directory")
             }
-            let model = try MambaLM.load(directory: input)
+            let model = try loadLanguageModel(directory: input)
             try model.save(directory: output)
             print("\(output): \(model.parameterCount.formatted()) parameters from \(input)")
         }

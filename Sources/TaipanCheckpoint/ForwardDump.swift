@@ -6,7 +6,7 @@
 import TaipanNN
 import TaipanTensor
 
-extension MambaLM {
+extension LanguageModel {
     /// Reads the int64 (or int32) `input_ids` (B, L) tensor of `inputPath`, runs the model and
     /// writes to `outputPath`: `logits` (B, L, V), `loss` (1) — the mean next-token
     /// cross-entropy — `hidden.i` (B, L, D) for every reported hidden state, and with
@@ -21,9 +21,9 @@ extension MambaLM {
         let (batch, length) = (info.shape[0], info.shape[1])
         var ids: [Int32] = []
         for id in try input.integers("input_ids") {
-            guard id >= 0, id < config.vocabSize else {
+            guard id >= 0, id < vocabularySize else {
                 throw CheckpointError.invalidTensor(
-                    path: inputPath, tensor: "input_ids", message: "id \(id) is outside the vocabulary 0..<\(config.vocabSize)")
+                    path: inputPath, tensor: "input_ids", message: "id \(id) is outside the vocabulary 0..<\(vocabularySize)")
             }
             ids.append(Int32(id))
         }

@@ -95,7 +95,7 @@ extension LoRASettings {
     }
 }
 
-extension MambaLM {
+extension LanguageModel {
     /// Writes the adapters and the `modules_to_save` parameters into `directory` in PEFT's
     /// format (each file atomically); `baseModel` is recorded as the base's path.
     public func saveAdapter(settings: LoRASettings, directory: String, baseModel: String?) throws(CheckpointError) {
@@ -128,7 +128,7 @@ extension MambaLM {
         guard !targeted.isEmpty else {
             throw CheckpointError.invalidConfig(
                 path: configPath, key: "target_modules",
-                message: "\(settings.targetModules) names no Linear layer of this model (in_proj, x_proj, dt_proj, out_proj)")
+                message: "\(settings.targetModules) names no Linear layer of this model (\(Set(namedLinearLayers.map { $0.name.split(separator: ".").last.map(String.init) ?? $0.name }).sorted().joined(separator: ", ")))")
         }
         try loadAdapterTensors(directory: directory, settings: settings)
         return settings

@@ -246,7 +246,7 @@ extension MambaConfig {
 
 /// The members of one JSON object, read key by key; remembers which keys were read so the
 /// rest can be reported as unknown.
-private struct ConfigKeys {
+struct ConfigKeys {
     var members: [String: JSONValue]
     let path: String
     /// Prepended to keys in error messages, e.g. `ssm_cfg.`.

@@ -77,7 +77,7 @@ enum DecodingMatrix {
 ///
 /// A decoder reads the model's weights when it is built (the bfloat16 or int8 copies and
 /// A = −exp(A_log) are taken then): build a new one after the weights change.
-public final class Decoder {
+public final class Decoder: LanguageModelDecoder {
     public let model: MambaLM
     public let weights: DecodingWeights
 
@@ -200,7 +200,9 @@ public final class Decoder {
                 output: normalized.pointer, inverseRMS: inverseRMS.pointer, input: hidden.pointer,
                 weight: layer.norm.weight.pointer, rows: 1, width: width, epsilon: layer.norm.epsilon)
             layer.inProjection.apply(normalized.pointer, into: projected.pointer, bias: layer.inBias, team: team)
-            convolveStep(layer, window: mixerState.window)
+            convolveWindowStep(
+                output: convolved.pointer, window: mixerState.window, input: projected.pointer,
+                weight: layer.convolutionWeight, bias: layer.convolutionBias)
             layer.xProjection.apply(convolved.pointer, into: parameters.pointer, team: team)
             layer.timeStepProjection.apply(parameters.pointer, into: delta.pointer, team: team)
             selectiveScanStep(
@@ -222,28 +224,34 @@ public final class Decoder {
         head.apply(normalized.pointer, into: logits.pointer, team: team)
         return Array(UnsafeBufferPointer(start: logits.pointer, count: logits.count))
     }
+}
 
-    /// Shifts x (the first E entries of `projected`) into `window` (K, E) and writes
-    /// silu(causal convolution at the newest position) to `convolved`.
-    func convolveStep(_ layer: Layer, window: Tensor) {
-        let (kernel, inner) = (window.shape[1], window.shape[2])
-        let rows = window.pointer, filter = layer.convolutionWeight.pointer, out = convolved.pointer
-        rows.update(from: rows + inner, count: (kernel - 1) * inner)
-        (rows + (kernel - 1) * inner).update(from: projected.pointer, count: inner)
-        for e in 0..<inner {
-            var total = layer.convolutionBias?.pointer[e] ?? 0
-            for k in 0..<kernel { total += filter[e * kernel + k] * rows[k * inner + e] }
-            out[e] = total
-        }
-        var e = 0
-        while e + 8 <= inner {
-            let v = UnsafeRawPointer(out + e).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(out + e).storeBytes(of: v * fastSigmoid(v), as: SIMD8<Float>.self)
-            e += 8
-        }
-        while e < inner {
-            out[e] = out[e] / (1 + Foundation.exp(-out[e]))
-            e += 1
-        }
+/// Shifts `input` (C) into `window` (K, C) as its newest row and writes silu(causal convolution
+/// at the newest position) to `output` (C): one step of `causalConv1d` followed by SiLU.
+func convolveWindowStep(
+    output: UnsafeMutablePointer<Float>,            // (C)
+    window: Tensor,                                 // (1, K, C) oldest row first
+    input: UnsafePointer<Float>,                    // (C)
+    weight: Tensor,                                 // (C, 1, K)
+    bias: Tensor?                                   // (C)
+) {
+    let (kernel, channels) = (window.shape[1], window.shape[2])
+    let rows = window.pointer, filter = weight.pointer
+    rows.update(from: rows + channels, count: (kernel - 1) * channels)
+    (rows + (kernel - 1) * channels).update(from: input, count: channels)
+    for e in 0..<channels {
+        var total = bias?.pointer[e] ?? 0
+        for k in 0..<kernel { total += filter[e * kernel + k] * rows[k * channels + e] }
+        output[e] = total
+    }
+    var e = 0
+    while e + 8 <= channels {
+        let v = UnsafeRawPointer(output + e).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(output + e).storeBytes(of: v * fastSigmoid(v), as: SIMD8<Float>.self)
+        e += 8
+    }
+    while e < channels {
+        output[e] = output[e] / (1 + Foundation.exp(-output[e]))
+        e += 1
     }
 }

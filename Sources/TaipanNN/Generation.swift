@@ -1,4 +1,5 @@
-// Generation.swift — text generation with the recurrent form of Mamba (see Decoder.swift):
+// Generation.swift — text generation with the recurrent form of Mamba and Mamba-2 (see
+// Decoder.swift and Mamba2Decoder.swift):
 // memory stays constant per token. Greedy decoding, or sampling with temperature, top-k and
 // top-p from the seeded generator.
 
@@ -27,7 +28,7 @@ public struct SamplingOptions: Sendable {
     }
 }
 
-extension MambaLM {
+extension LanguageModel {
     /// Generates up to `options.maxNewTokens` ids after `prompt` (one sequence) and returns
     /// only the new ids. `generator` drives sampling; greedy decoding never touches it.
     /// `weights` chooses how the decoder stores its matrices (see `DecodingWeights`).
@@ -40,7 +41,7 @@ extension MambaLM {
             throw .invalidArgument(
                 "generate: need maxNewTokens ≥ 0, temperature ≥ 0, topK ≥ 0 and 0 < topP ≤ 1 (got \(options.maxNewTokens), \(options.temperature), \(options.topK), \(options.topP))")
         }
-        let decoder = Decoder(model: self, weights: weights)
+        let decoder = makeDecoder(weights: weights)
         var logits = try decoder.prefill(prompt)
         var generated: [Int32] = []
         while generated.count < options.maxNewTokens {

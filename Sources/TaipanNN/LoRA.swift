@@ -133,6 +133,9 @@ extension MambaLM {
         return names
     }
 
+}
+
+extension LanguageModel {
     /// The adapters' parameters under PEFT's names relative to the model
     /// (`backbone.layers.0.mixer.in_proj.lora_A.weight`), in model order.
     public var adapterParameters: [(name: String, tensor: Tensor)] {
@@ -179,9 +182,9 @@ extension MambaLM {
 
     /// A copy of this model with every adapter merged into its layer's weight (for decoding,
     /// which reads the weights directly); this model keeps its adapters.
-    public func mergedCopy() -> MambaLM {
+    public func mergedCopy() -> any LanguageModel {
         var generator = SeededGenerator(seed: 0)
-        let copy = MambaLM(config: config, generator: &generator)
+        let copy = configuration.makeModel(generator: &generator)
         for ((_, source), (_, target)) in zip(namedParameters, copy.namedParameters) {
             target.pointer.update(from: source.pointer, count: source.count)
         }

@@ -7,18 +7,8 @@
 
 import TaipanTensor
 
-/// What a forward pass returns.
-public struct MambaOutput {
-    /// (B, L, V) next-token logits.
-    public let logits: Tensor
-    /// The residual stream as Hugging Face `transformers` (5.x) reports it: the output of every
-    /// block, then the output of the final norm (layerCount + 1 tensors of (B, L, D)). Empty
-    /// unless asked for.
-    public let hiddenStates: [Tensor]
-}
-
 /// A Mamba language model.
-public final class MambaLM: Module {
+public final class MambaLM: LanguageModel {
     public let config: MambaConfig
     public let embeddings: Embedding
     public let layers: [MambaBlock]
@@ -59,41 +49,13 @@ public final class MambaLM: Module {
         set { for layer in layers { layer.mixer.scanCheckpointInterval = newValue } }
     }
 
-    /// The final normalised hidden states (B, L, D) of `ids` (B·L ids, row-major).
+    public var configuration: LanguageModelConfig { .mamba(config) }
+
+    public var layerCount: Int { layers.count }
+
     public func hidden(ids: [Int32], batch: Int, length: Int, collecting: inout [Tensor]?) throws(TensorError) -> Tensor {
-        guard batch >= 1, length >= 1, ids.count == batch * length else {
-            throw .shapeMismatch("MambaLM: \(ids.count) ids do not make a (\(batch), \(length)) batch")
-        }
-        var hidden = try embeddings(ids, shape: [batch, length])
-        for layer in layers {
-            hidden = layer(hidden)
-            collecting?.append(hidden)
-        }
-        let normalized = finalNorm(hidden)
-        collecting?.append(normalized)
-        return normalized
+        try runBlocks(ids: ids, batch: batch, length: length, blocks: layers.map { layer in { layer($0) } }, collecting: &collecting)
     }
 
-    /// Logits (B, L, V) for `ids` (B·L ids, row-major), and the hidden states if asked for.
-    public func forward(ids: [Int32], batch: Int, length: Int, returnHiddenStates: Bool = false) throws(TensorError) -> MambaOutput {
-        var collected: [Tensor]? = returnHiddenStates ? [] : nil
-        let normalized = try hidden(ids: ids, batch: batch, length: length, collecting: &collected)
-        return MambaOutput(logits: matmul(normalized, headWeight, transposeB: true), hiddenStates: collected ?? [])
-    }
-
-    /// The mean next-token cross-entropy of `ids` (B, L): position t predicts id t + 1.
-    public func loss(ids: [Int32], batch: Int, length: Int, reduction: LossReduction = .mean) throws(TensorError) -> Tensor {
-        let logits = try forward(ids: ids, batch: batch, length: length).logits
-        return try crossEntropy(logits: logits, targets: Self.nextTokenTargets(ids, batch: batch, length: length), reduction: reduction)
-    }
-
-    /// The targets of next-token prediction: ids shifted left by one in every row, with the
-    /// last position of each row ignored (−100).
-    public static func nextTokenTargets(_ ids: [Int32], batch: Int, length: Int) -> [Int32] {
-        var targets = [Int32](repeating: -100, count: ids.count)
-        for b in 0..<batch {
-            for t in 0..<(length - 1) { targets[b * length + t] = ids[b * length + t + 1] }
-        }
-        return targets
-    }
+    public func makeDecoder(weights: DecodingWeights) -> any LanguageModelDecoder { Decoder(model: self, weights: weights) }
 }

@@ -100,8 +100,8 @@ public final class MambaMixer: Module {
     }
 }
 
-/// The recurrent state of one mixer during generation: the last K inputs of the convolution
-/// and the SSM state. Its size does not grow with the number of tokens.
+/// The recurrent state of one mixer (Mamba or Mamba-2) during generation: the last K inputs of
+/// the convolution and the SSM state. Its size does not grow with the number of tokens.
 public final class MixerState {
     /// (B, K, E): the convolution's inputs at the last K positions, oldest first.
     public let window: Tensor
@@ -111,6 +111,13 @@ public final class MixerState {
     init(batch: Int, innerSize: Int, stateSize: Int, kernelSize: Int) {
         window = Tensor(zeros: [batch, kernelSize, innerSize])
         ssm = Tensor(zeros: [batch, innerSize, stateSize])
+    }
+
+    /// A state with a window of `channels` convolution inputs and an SSM state of `ssmShape`
+    /// (Mamba-2: the window holds x, B and C, the state is (B, H, P, N)).
+    init(batch: Int, channels: Int, kernelSize: Int, ssmShape: [Int]) {
+        window = Tensor(zeros: [batch, kernelSize, channels])
+        ssm = Tensor(zeros: ssmShape)
     }
 
     /// Fills the window with the last K of `length` positions of x (B, L, E), zeros before t = 0.

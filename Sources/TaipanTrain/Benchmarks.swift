@@ -90,10 +90,10 @@ public enum Benchmarks {
         config: TrainConfig, steps: Int, warmup: Int, communicator: any Communicator = SingleProcess()
     ) throws -> TrainBenchmarkReport {
         let vocabulary = config.model.vocabularySize > 0 ? config.model.vocabularySize : 4096
-        let architecture = try config.mambaConfig(vocabularySize: vocabulary)
+        let architecture = try config.modelConfig(vocabularySize: vocabulary)
         var generator = SeededGenerator(seed: UInt64(config.training.seed))
-        let model = MambaLM(config: architecture, generator: &generator)
-        model.scanCheckpointInterval = config.model.scanCheckpointInterval
+        let model = architecture.makeModel(generator: &generator)
+        (model as? MambaLM)?.scanCheckpointInterval = config.model.scanCheckpointInterval
         // With [lora], a fine-tune's shape: adapters train on a frozen model, which then holds
         // no gradients and no optimizer moments.
         var trainable = model.namedParameters
@@ -149,11 +149,11 @@ public enum Benchmarks {
         config: TrainConfig, promptTokens: Int, newTokens: Int, runs: Int, weights: DecodingWeights = .float32
     ) throws -> GenerateBenchmarkReport {
         let vocabulary = config.model.vocabularySize > 0 ? config.model.vocabularySize : 4096
-        let architecture = try config.mambaConfig(vocabularySize: vocabulary)
+        let architecture = try config.modelConfig(vocabularySize: vocabulary)
         var generator = SeededGenerator(seed: UInt64(config.training.seed))
-        let model = MambaLM(config: architecture, generator: &generator)
+        let model = architecture.makeModel(generator: &generator)
         let prompt = (0..<promptTokens).map { _ in Int32(generator.next() % UInt64(architecture.vocabSize)) }
-        let decoder = Decoder(model: model, weights: weights)
+        let decoder = model.makeDecoder(weights: weights)
         var times: [Double] = []
         for _ in 0..<runs {
             var logits = try decoder.prefill(prompt)

@@ -284,6 +284,8 @@ public enum ConfigSchema {
                 "checkpoint dir (RUN/checkpoints/step-…) or Hugging Face model dir to take weights from; \"\" = none"),
         .string("model", "config", \.model.configFile,
                 "a Hugging Face config.json to take the architecture from; \"\" = use the keys below"),
+        .choice("model", "architecture", \.model.architecture,
+                "mamba (MambaForCausalLM, selective scan) or mamba2 (Mamba2ForCausalLM, SSD)"),
         .integer("model", "vocab_size", \.model.vocabularySize,
                  "vocabulary size; 0 = the tokenizer's, rounded up to pad_vocab_size_multiple"),
         .integer("model", "pad_vocab_size_multiple", \.model.padVocabularySizeMultiple,
@@ -312,6 +314,9 @@ public enum ConfigSchema {
                 "dt_proj weights uniform in ±scale/sqrt(R) (random) or all equal to it (constant)"),
         .integer("model", "scan_checkpoint_interval", \.model.scanCheckpointInterval,
                  "K: the scan stores its state every K steps and recomputes the rest in backward"),
+        .integer("model", "head_dim", \.model.headSize, "mamba2: P, channels per head (expand·hidden_size / head_dim heads)"),
+        .integer("model", "n_groups", \.model.groupCount, "mamba2: G, groups of heads sharing B and C"),
+        .integer("model", "chunk_size", \.model.chunkSize, "mamba2: steps per chunk of the SSD scan (any value gives the same model)"),
 
         .strings("data", "train", \.data.train,
                  "training inputs: .jsonl/.jsonl.zst/.txt files, directories, globs, or a token-shard dir"),

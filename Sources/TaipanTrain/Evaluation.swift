@@ -23,7 +23,7 @@ public enum Evaluation {
     /// The mean next-token loss over the first `batches` batches of `batcher` (in order,
     /// whatever its position), recording no graph, and the targets it averages over: every
     /// target for text, the completions' (and end-of-text ids) for examples.
-    static func validationLoss(model: MambaLM, batcher: Batcher, batches: Int) throws -> (loss: Double, targets: Int) {
+    static func validationLoss(model: any LanguageModel, batcher: Batcher, batches: Int) throws -> (loss: Double, targets: Int) {
         let (batchSize, length) = (batcher.rows.count, batcher.sequenceLength)
         let count = min(batches, batcher.batchesPerEpoch)
         model.setAdapterMode(training: false)
@@ -74,12 +74,12 @@ public enum Evaluation {
         }
         // A LoRA checkpoint holds the adapter; its base is the run's model.init_from.
         let isAdapter = FileManager.default.fileExists(atPath: (modelDirectory as NSString).appendingPathComponent(adapterConfigFileName))
-        let model = try MambaLM.load(directory: isAdapter ? config.model.initFrom : modelDirectory)
+        let model = try loadLanguageModel(directory: isAdapter ? config.model.initFrom : modelDirectory)
         if isAdapter { try model.loadAdapter(directory: modelDirectory) }
-        guard model.config.vocabSize >= data.vocabularySize else {
-            throw TrainError.config("backbone.embeddings.weight: the model's vocabulary (\(model.config.vocabSize)) is smaller than the data's tokenizer (\(data.vocabularySize))")
+        guard model.vocabularySize >= data.vocabularySize else {
+            throw TrainError.config("backbone.embeddings.weight: the model's vocabulary (\(model.vocabularySize)) is smaller than the data's tokenizer (\(data.vocabularySize))")
         }
-        model.scanCheckpointInterval = config.model.scanCheckpointInterval
+        (model as? MambaLM)?.scanCheckpointInterval = config.model.scanCheckpointInterval
         let batcher: Batcher
         do {
             batcher = try Batcher(shards: data.validation, batchSize: config.training.batchSize, sequenceLength: config.data.sequenceLength, seed: 0, shuffle: false)

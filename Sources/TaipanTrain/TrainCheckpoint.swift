@@ -26,7 +26,7 @@ enum TrainCheckpoint {
     /// `state` and the run's `tokenizerJSON` (when it has one) as the checkpoint of `state.step`.
     @discardableResult
     static func save(
-        store: CheckpointStore, model: MambaLM, lora: LoRASettings? = nil, baseModel: String? = nil, optimizer: AdamW, state: TrainState,
+        store: CheckpointStore, model: any LanguageModel, lora: LoRASettings? = nil, baseModel: String? = nil, optimizer: AdamW, state: TrainState,
         tokenizerJSON: Data? = nil
     ) throws -> String {
         try store.save(step: state.step) { directory in
@@ -80,7 +80,7 @@ enum TrainCheckpoint {
     /// adapters) and `optimizer`, after `verify` unless the caller passes the state it already
     /// `verified`; returns the state.
     static func restore(
-        directory: String, model: MambaLM, lora: LoRASettings? = nil, optimizer: AdamW, verified: TrainState? = nil
+        directory: String, model: any LanguageModel, lora: LoRASettings? = nil, optimizer: AdamW, verified: TrainState? = nil
     ) throws -> TrainState {
         let state = try verified ?? verify(directory: directory, lora: lora)
         if let lora {

@@ -53,6 +53,8 @@ public enum ScheduleKind: String, Sendable, CaseIterable {
 
 /// `[model]`: where the model comes from, and its architecture when it is built fresh.
 public struct ModelSection: Equatable, Sendable {
+    /// Which model the keys below describe: Mamba (selective scan) or Mamba-2 (SSD).
+    public var architecture = ModelArchitecture.mamba
     /// A checkpoint directory (`RUN/checkpoints/step-…`) or Hugging Face model directory whose
     /// weights start the run (weights only: a fresh optimizer and schedule); empty for none.
     public var initFrom = ""
@@ -99,8 +101,22 @@ public struct ModelSection: Equatable, Sendable {
     /// The selective scan stores its state every this many steps and recomputes the rest in
     /// the backward pass.
     public var scanCheckpointInterval = 64
+    /// Mamba-2 only — P: channels per head (`head_dim`).
+    public var headSize = 64
+    /// Mamba-2 only — G: groups of heads sharing B and C (`n_groups`).
+    public var groupCount = 1
+    /// Mamba-2 only — steps per chunk of the SSD scan (`chunk_size`).
+    public var chunkSize = 256
 
     public init() {}
+}
+
+/// The model families `model.architecture` names.
+public enum ModelArchitecture: String, Equatable, Sendable, CaseIterable {
+    /// Mamba (Gu & Dao 2023): `MambaForCausalLM`.
+    case mamba
+    /// Mamba-2 (Dao & Gu 2024): `Mamba2ForCausalLM`.
+    case mamba2
 }
 
 /// `[data]`: the text to train and validate on and how it becomes tokens.
@@ -640,7 +656,7 @@ public struct TrainConfig: Equatable, Sendable {
     /// The architecture of the `[model]` keys for a tokenizer of `vocabularySize` ids:
     /// `vocab_size` when set, else the tokenizer's size rounded up to `pad_vocab_size_multiple`.
     /// (`init_from` and `config` are files, which the trainer reads; this ignores them.)
-    public func mambaConfig(vocabularySize tokenizerVocabularySize: Int) throws(TrainConfigError) -> MambaConfig {
+    public func modelConfig(vocabularySize tokenizerVocabularySize: Int) throws(TrainConfigError) -> LanguageModelConfig {
         var vocabulary = model.vocabularySize
         if vocabulary == 0 {
             let multiple = max(model.padVocabularySizeMultiple, 1)
@@ -653,9 +669,29 @@ public struct TrainConfig: Equatable, Sendable {
         return architecture(vocabularySize: vocabulary)
     }
 
-    /// The `[model]` keys as a `MambaConfig` with exactly `vocabularySize` ids.
-    private func architecture(vocabularySize: Int) -> MambaConfig {
-        MambaConfig(
+    /// `modelConfig` for a `model.architecture = "mamba"` configuration.
+    public func mambaConfig(vocabularySize tokenizerVocabularySize: Int) throws(TrainConfigError) -> MambaConfig {
+        guard case .mamba(let config) = try modelConfig(vocabularySize: tokenizerVocabularySize) else {
+            throw TrainConfigError(source: nil, key: "model.architecture", message: "model.architecture: \"\(model.architecture.rawValue)\" is not \"mamba\"")
+        }
+        return config
+    }
+
+    /// The `[model]` keys as the configuration of `model.architecture` with exactly
+    /// `vocabularySize` ids.
+    private func architecture(vocabularySize: Int) -> LanguageModelConfig {
+        if model.architecture == .mamba2 {
+            return .mamba2(Mamba2Config(
+                vocabSize: vocabularySize, hiddenSize: model.hiddenSize, stateSize: model.stateSize,
+                layerCount: model.layerCount, expand: model.expand, convKernel: model.convolutionKernel,
+                headSize: model.headSize, groupCount: model.groupCount, chunkSize: model.chunkSize,
+                useBias: model.useBias, useConvBias: model.useConvolutionBias, layerNormEpsilon: model.layerNormEpsilon,
+                tieWordEmbeddings: model.tieWordEmbeddings, timeStepMin: model.timeStepMin,
+                timeStepMax: model.timeStepMax, timeStepFloor: model.timeStepFloor,
+                rescalePrenormResidual: model.rescalePrenormResidual,
+                padVocabSizeMultiple: model.padVocabularySizeMultiple, initializerRange: model.initializerRange))
+        }
+        return .mamba(MambaConfig(
             vocabSize: vocabularySize, hiddenSize: model.hiddenSize, stateSize: model.stateSize,
             layerCount: model.layerCount, expand: model.expand, convKernel: model.convolutionKernel,
             timeStepRank: model.timeStepRank, useBias: model.useBias, useConvBias: model.useConvolutionBias,
@@ -663,7 +699,7 @@ public struct TrainConfig: Equatable, Sendable {
             timeStepMin: model.timeStepMin, timeStepMax: model.timeStepMax, timeStepFloor: model.timeStepFloor,
             timeStepScale: model.timeStepScale, timeStepInitScheme: model.timeStepInitScheme,
             rescalePrenormResidual: model.rescalePrenormResidual,
-            padVocabSizeMultiple: model.padVocabularySizeMultiple, initializerRange: model.initializerRange)
+            padVocabSizeMultiple: model.padVocabularySizeMultiple, initializerRange: model.initializerRange))
     }
 
     /// `data.train` with glob patterns (`*`, `?`, `[…]`) expanded against the current

@@ -52,7 +52,7 @@ public struct TrainSummary: Sendable {
 /// One training run, set up from a configuration and ready to `run()`.
 public final class Trainer {
     public let config: TrainConfig
-    public let model: MambaLM
+    public let model: any LanguageModel
     let optimizer: AdamW
     /// The work of one step: micro-batches, clipping, the update.
     let step: TrainingStep
@@ -127,7 +127,7 @@ public final class Trainer {
         // A LoRA run builds on the base model alone: its checkpoints hold the adapter.
         model = try Self.buildModel(
             config: config, data: data, resumeFrom: config.lora.isEnabled ? nil : resumeFrom, generator: &generator)
-        model.scanCheckpointInterval = config.model.scanCheckpointInterval
+        (model as? MambaLM)?.scanCheckpointInterval = config.model.scanCheckpointInterval
         let lora = loraSettings
         if lora != nil && config.model.initFrom.isEmpty {
             throw TrainError.config("lora.rank: LoRA adapts a trained model; set model.init_from to its checkpoint or model directory")
@@ -205,7 +205,7 @@ public final class Trainer {
         log = isRoot
             ? try TrainingLog(runDirectory: runDirectory, config: config, resumedAt: resumeFrom == nil ? nil : state.step, print: print)
             : TrainingLog.silent()
-        log.message("model: \(model.parameterCount.formatted()) parameters (\(trainable.count) of \(model.namedParameters.count) tensors train), vocabulary \(model.config.vocabSize), \(model.config.layerCount) layers, hidden \(model.config.hiddenSize)")
+        log.message("model: \(model.parameterCount.formatted()) parameters (\(trainable.count) of \(model.namedParameters.count) tensors train), \(model.configuration.architecture), vocabulary \(model.vocabularySize), \(model.layerCount) layers, hidden \(model.embeddings.weight.shape[1])")
         if let lora {
             let adapted = model.adapterParameters.map(\.tensor.count).reduce(0, +)
             let full = trainable.map(\.count).reduce(0, +) - adapted
@@ -255,7 +255,7 @@ public final class Trainer {
         }
         let stop = StopSignal(ranks: communicator.size, announces: communicator.isRoot && !prompt, onFirstSignal: onSignal)
         let targetsPerStep = config.training.batchSize * config.data.sequenceLength * config.training.gradientAccumulation
-        let flopsPerToken = TrainingStep.flopsPerToken(model.config)
+        let flopsPerToken = TrainingStep.flopsPerToken(model.configuration)
         let peak = communicator.isRoot ? Benchmarks.matmulPeak() : 1
         log.message(String(format: "matmul peak this run: %.1f GFLOP/s; model: %.1f MFLOP per token (forward + backward)", peak / 1e9, flopsPerToken / 1e6))
         var losses: [Double] = []
@@ -393,7 +393,7 @@ public final class Trainer {
     func writeSample() throws {
         guard communicator.isRoot, let tokenizer = data.tokenizer, config.evaluation.sampleTokens > 0 else { return }
         let prompt = config.evaluation.samplePrompt.isEmpty ? [data.endOfText] : tokenizer.encode(config.evaluation.samplePrompt)
-        guard !prompt.isEmpty, prompt.allSatisfy({ Int($0) < model.config.vocabSize }) else { return }
+        guard !prompt.isEmpty, prompt.allSatisfy({ Int($0) < model.vocabularySize }) else { return }
         let options = SamplingOptions(
             temperature: Float(config.evaluation.sampleTemperature), topK: config.evaluation.sampleTopK,
             stopTokens: [data.endOfText], maxNewTokens: config.evaluation.sampleTokens)
@@ -406,27 +406,27 @@ public final class Trainer {
 
     /// Builds the model: from the resumed checkpoint, from `model.init_from`, from
     /// `model.config`, or fresh from the `[model]` section.
-    static func buildModel(config: TrainConfig, data: TrainingData, resumeFrom: String?, generator: inout SeededGenerator) throws -> MambaLM {
-        let model: MambaLM
+    static func buildModel(config: TrainConfig, data: TrainingData, resumeFrom: String?, generator: inout SeededGenerator) throws -> any LanguageModel {
+        let model: any LanguageModel
         if let resumeFrom {
-            model = try MambaLM.load(directory: resumeFrom)
+            model = try loadLanguageModel(directory: resumeFrom)
         } else if !config.model.initFrom.isEmpty {
-            model = try MambaLM.load(directory: config.model.initFrom)
+            model = try loadLanguageModel(directory: config.model.initFrom)
         } else if !config.model.configFile.isEmpty {
-            model = MambaLM(config: try MambaConfig.read(contentsOf: config.model.configFile), generator: &generator)
+            model = try LanguageModelConfig.read(contentsOf: config.model.configFile).makeModel(generator: &generator)
         } else {
-            let architecture = try config.mambaConfig(vocabularySize: data.vocabularySize)
-            model = MambaLM(config: architecture, generator: &generator)
+            let architecture = try config.modelConfig(vocabularySize: data.vocabularySize)
+            model = architecture.makeModel(generator: &generator)
         }
-        guard model.config.vocabSize >= data.vocabularySize else {
+        guard model.vocabularySize >= data.vocabularySize else {
             throw TrainError.config(
-                "backbone.embeddings.weight: the model's vocabulary (\(model.config.vocabSize)) is smaller than the tokenizer's (\(data.vocabularySize)); use a model made for this tokenizer")
+                "backbone.embeddings.weight: the model's vocabulary (\(model.vocabularySize)) is smaller than the tokenizer's (\(data.vocabularySize)); use a model made for this tokenizer")
         }
         return model
     }
 
     /// Gives `model` the adapters `lora` asks for; warns about targets PEFT will not load.
-    static func attachAdapters(_ lora: LoRASettings, to model: MambaLM, generator: inout SeededGenerator, print: (String) -> Void) throws {
+    static func attachAdapters(_ lora: LoRASettings, to model: any LanguageModel, generator: inout SeededGenerator, print: (String) -> Void) throws {
         let modules = model.moduleNames
         for pattern in lora.targetModules + lora.modulesToSave where !modules.contains(where: { LoRASettings.matches($0, [pattern]) }) {
             let key = lora.targetModules.contains(pattern) ? "lora.target_modules" : "lora.modules_to_save"

@@ -15,7 +15,7 @@ import TaipanTensor
 
 /// One optimizer step over a model's trainable parameters.
 public struct TrainingStep {
-    public let model: MambaLM
+    public let model: any LanguageModel
     public let optimizer: AdamW
     /// The parameters that train (not frozen).
     public let trainable: [Tensor]
@@ -29,7 +29,7 @@ public struct TrainingStep {
     /// A step of `batchSize` windows a micro-batch, of which this rank computes `rows`
     /// (all of them by default, as in a job of one).
     public init(
-        model: MambaLM, optimizer: AdamW, trainable: [Tensor], batchSize: Int, rows: Int? = nil, length: Int,
+        model: any LanguageModel, optimizer: AdamW, trainable: [Tensor], batchSize: Int, rows: Int? = nil, length: Int,
         accumulation: Int, gradientClip: Double, communicator: any Communicator = SingleProcess()
     ) {
         self.model = model
@@ -141,6 +141,27 @@ public struct TrainingStep {
 
     /// FLOPs of one training token: 6 per matmul weight (forward 2, backward 4), the head
     /// included, plus the scan's elementwise work (about 18 per state element a layer).
+    public static func flopsPerToken(_ config: LanguageModelConfig) -> Double {
+        switch config {
+        case .mamba(let c): return flopsPerToken(c)
+        case .mamba2(let c): return flopsPerToken(c)
+        }
+    }
+
+    /// FLOPs of one training token of Mamba-2: 6 per matmul weight (in_proj, out_proj, the head)
+    /// plus the SSD's chunked products at 3× their forward count (forward, and a backward of
+    /// twice the work): per layer C·Bᵀ (2·K·N per group), the masked (K, K)·(K, P) products
+    /// (2·K·E) and the state products in and out (4·E·N), K the chunk size; whole (K, K) blocks
+    /// are counted, as sgemm computes them.
+    public static func flopsPerToken(_ c: Mamba2Config) -> Double {
+        let (d, e, n) = (Double(c.hiddenSize), Double(c.intermediateSize), Double(c.stateSize))
+        let (k, g, v) = (Double(c.chunkSize), Double(c.groupCount), Double(c.vocabSize))
+        let matmulWeights = Double(c.layerCount) * (d * Double(c.inProjectionSize) + e * d) + v * d
+        let scan = 2 * k * g * n + 2 * k * e + 4 * e * n
+        return 6 * matmulWeights + 3 * Double(c.layerCount) * scan
+    }
+
+    /// FLOPs of one training token of Mamba.
     public static func flopsPerToken(_ c: MambaConfig) -> Double {
         let (d, e, n, r) = (Double(c.hiddenSize), Double(c.intermediateSize), Double(c.stateSize), Double(c.timeStepRank))
         let perLayer = 2 * e * d + (r + 2 * n) * e + e * r + d * e

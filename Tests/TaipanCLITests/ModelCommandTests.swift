@@ -6,14 +6,18 @@ import TaipanCheckpoint
     static let model = fixturesDirectory + "/mamba-tiny/model"
     static let expectedPath = fixturesDirectory + "/mamba-tiny/expected.safetensors"
 
-    @Test func forwardWritesWhatPyTorchComputed() throws {
+    /// The Mamba and Mamba-2 fixtures, each a model directory and what PyTorch computed for it.
+    static let fixtures = ["mamba-tiny", "mamba2-tiny"]
+
+    @Test(arguments: fixtures)
+    func forwardWritesWhatPyTorchComputed(fixture: String) throws {
         let scratch = try TemporaryDirectory()
-        let expected = try SafeTensorsFile(path: Self.expectedPath)
+        let expected = try SafeTensorsFile(path: fixturesDirectory + "/\(fixture)/expected.safetensors")
         var input = SafeTensorsWriter()
         input.add("input_ids", shape: [2, 32], integers: try expected.integers("input_ids"))
         try input.write(to: scratch.file("ids.safetensors"))
         let result = try runTaipan([
-            "model", "forward", "--model", Self.model, "--input", scratch.file("ids.safetensors"),
+            "model", "forward", "--model", fixturesDirectory + "/\(fixture)/model", "--input", scratch.file("ids.safetensors"),
             "--output", scratch.file("out.safetensors"), "--grads",
         ])
         #expect(result.status == 0, "\(result.error)")
@@ -24,24 +28,26 @@ import TaipanCheckpoint
             let (a, b) = (try output.floats(name), try expected.floats(name))
             var difference: Float = 0, scale: Float = 0
             for (x, y) in zip(a, b) { difference = max(difference, abs(x - y)); scale = max(scale, abs(y)) }
-            #expect(a.count == b.count && difference <= 1e-4 * scale, "\(name): relative error \(difference / scale)")
+            #expect(a.count == b.count && difference <= 1e-4 * scale, "\(fixture) \(name): relative error \(difference / scale)")
         }
     }
 
-    @Test func generateContinuesGreedilyAsPyTorchDid() throws {
-        let expected = try SafeTensorsFile(path: Self.expectedPath)
+    @Test(arguments: fixtures)
+    func generateContinuesGreedilyAsPyTorchDid(fixture: String) throws {
+        let expected = try SafeTensorsFile(path: fixturesDirectory + "/\(fixture)/expected.safetensors")
         let prompt = try expected.integers("generate.prompt"), greedy = try expected.integers("generate.greedy")
         let result = try runTaipan([
-            "generate", "--model", Self.model, "--ids", prompt.map(String.init).joined(separator: ","),
+            "generate", "--model", fixturesDirectory + "/\(fixture)/model", "--ids", prompt.map(String.init).joined(separator: ","),
             "--max-new-tokens", String(greedy.count - prompt.count), "--stop", "",
         ])
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output.split(separator: "\n").first.map(String.init) == greedy.map(String.init).joined(separator: ","))
     }
 
-    @Test func generateWithNarrowWeightsGivesTheAskedLength() throws {
+    @Test(arguments: fixtures)
+    func generateWithNarrowWeightsGivesTheAskedLength(fixture: String) throws {
         for weights in ["bfloat16", "int8"] {
-            let result = try runTaipan(["generate", "--model", Self.model, "--ids", "1,2,3", "--max-new-tokens", "5", "--stop", "", "--weights", weights])
+            let result = try runTaipan(["generate", "--model", fixturesDirectory + "/\(fixture)/model", "--ids", "1,2,3", "--max-new-tokens", "5", "--stop", "", "--weights", weights])
             #expect(result.status == 0, "\(weights): \(result.error)")
             #expect(result.output.split(separator: "\n").first?.split(separator: ",").count == 8, "\(weights)")
         }
@@ -63,6 +69,16 @@ import TaipanCheckpoint
         ])
         #expect(outOfVocabulary.status != 0 && outOfVocabulary.error.contains("input_ids") && outOfVocabulary.error.contains("300"))
         #expect(!FileManager.default.fileExists(atPath: scratch.file("o.safetensors")))
+    }
+
+    @Test func initWritesAMamba2ModelThatInfoReads() throws {
+        let scratch = try TemporaryDirectory()
+        let config = fixturesDirectory + "/mamba2-tiny/model/config.json"
+        let created = try runTaipan(["model", "init", "--config", config, "--out", scratch.path, "--seed", "3"])
+        #expect(created.status == 0, "\(created.error)")
+        let info = try runTaipan(["model", "info", scratch.path])
+        // 256·64 + 2 · (64 + 328·64 + 192·5 + 3·8 + 128 + 64·128) + 64 parameters.
+        #expect(info.status == 0 && info.output.contains("Mamba-2") && info.output.contains("77,168"), "\(info.output)")
     }
 
     @Test func initWritesAModelThatInfoReads() throws {

@@ -98,3 +98,8 @@ func storedZip(_ entries: [(name: String, data: [UInt8])], zip64: Bool = false, 
     archive += (zip64 ? saturated + saturated : u32(directory.count) + u32(directoryOffset)) + u16(comment.utf8.count) + Array(comment.utf8)
     return archive
 }
+
+/// The `Tests/Fixtures/mamba2-tiny` directory.
+let mamba2TinyDirectory = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/mamba2-tiny").path

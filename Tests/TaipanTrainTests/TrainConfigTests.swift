@@ -33,6 +33,10 @@ private let everyKeyText = """
     time_step_scale = 2      # an integer where a float is expected
     time_step_init_scheme = "constant"
     scan_checkpoint_interval = 32
+    architecture = "mamba2"
+    head_dim = 32
+    n_groups = 2
+    chunk_size = 128
 
     [data]
     train = ["pile/train/00.jsonl.zst", "pile/train/01.jsonl.zst"]
@@ -173,7 +177,7 @@ private func temporaryDirectory() throws -> URL {
 
     @Test func schemaCoversEveryKeyOnce() {
         let names = ConfigSchema.fields.map(\.name)
-        #expect(names.count == 72)
+        #expect(names.count == 76)
         #expect(Set(names).count == names.count)
         #expect(Set(ConfigSchema.fields.map(\.section)) == Set(ConfigSchema.sections.map(\.name)))
         #expect(ConfigSchema.fields.allSatisfy { !$0.doc.isEmpty && !$0.doc.contains("\n") })
@@ -191,6 +195,8 @@ private func temporaryDirectory() throws -> URL {
         #expect(config.model.timeStepMin == 0.002 && config.model.timeStepMax == 0.2)
         #expect(config.model.timeStepFloor == 1e-3 && config.model.timeStepScale == 2.0)
         #expect(config.model.timeStepInitScheme == .constant && config.model.scanCheckpointInterval == 32)
+        #expect(config.model.architecture == .mamba2 && config.model.headSize == 32)
+        #expect(config.model.groupCount == 2 && config.model.chunkSize == 128)
         #expect(config.data.train == ["pile/train/00.jsonl.zst", "pile/train/01.jsonl.zst"])
         #expect(config.data.validation == ["pile/val.jsonl.zst"] && config.data.validationFraction == 0.05)
         #expect(config.data.tokenizer == "tokenizers/neox/tokenizer.json" && config.data.sequenceLength == 2048)
@@ -440,7 +446,10 @@ private func temporaryDirectory() throws -> URL {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let directory = root.appendingPathComponent("configs")
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".toml") }.sorted()
-        #expect(names == ["bench-130m.toml", "bench-small.toml", "finetune-lora.toml", "finetune.toml", "mamba-130m.toml", "quickstart.toml"])
+        #expect(names == [
+            "bench-130m-mamba2.toml", "bench-130m.toml", "bench-small-mamba2.toml", "bench-small.toml", "finetune-lora.toml",
+            "finetune.toml", "mamba-130m.toml", "quickstart-mamba2.toml", "quickstart.toml",
+        ])
         for name in names {
             let config = try TrainConfig.load(path: directory.appendingPathComponent(name).path)
             // Benchmark configs train on random tokens; the others name their data.
@@ -456,6 +465,23 @@ private func temporaryDirectory() throws -> URL {
         #expect(architecture.vocabSize == 50280 && architecture.hiddenSize == 768 && architecture.layerCount == 24)
         // About 0.5M tokens a step.
         #expect(large.training.batchSize * large.training.gradientAccumulation * large.data.sequenceLength == 524_288)
+        for name in ["quickstart-mamba2.toml", "bench-small-mamba2.toml", "bench-130m-mamba2.toml"] {
+            let config = try TrainConfig.load(path: directory.appendingPathComponent(name).path)
+            guard case .mamba2(let mamba2) = try config.modelConfig(vocabularySize: 4096) else {
+                Issue.record("\(name) is not a Mamba-2 config")
+                continue
+            }
+            #expect(mamba2.headSize == 64 && mamba2.groupCount == 1 && mamba2.expand == 2, "\(name)")
+        }
+        let small = try TrainConfig.load(path: directory.appendingPathComponent("bench-small-mamba2.toml").path)
+        if case .mamba2(let c) = try small.modelConfig(vocabularySize: 4096) {
+            #expect(c.hiddenSize == 256 && c.layerCount == 4 && c.stateSize == 64 && c.chunkSize == 64 && c.convKernel == 4 && c.vocabSize == 4096)
+            #expect(small.training.batchSize == 8 && small.data.sequenceLength == 256)
+        }
+        let mamba2Large = try TrainConfig.load(path: directory.appendingPathComponent("bench-130m-mamba2.toml").path)
+        if case .mamba2(let c) = try mamba2Large.modelConfig(vocabularySize: 50277) {
+            #expect(c.hiddenSize == 768 && c.layerCount == 24 && c.stateSize == 128 && c.vocabSize == 50280)
+        }
         let finetune = try TrainConfig.load(path: directory.appendingPathComponent("finetune.toml").path)
         #expect(!finetune.model.initFrom.isEmpty && finetune.schedule.kind == .constant)
     }

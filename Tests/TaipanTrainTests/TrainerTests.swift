@@ -97,6 +97,58 @@ final class TinyRun {
         #expect(second.optimizer.slots.map(\.secondMoment.values) == straight.optimizer.slots.map(\.secondMoment.values))
     }
 
+    /// `model.architecture = "mamba2"`: the same trainer trains, checkpoints, resumes bit for bit,
+    /// evaluates and fine-tunes a Mamba-2 model, whose checkpoints are Mamba2ForCausalLM directories.
+    @Test func mamba2RunsResumeBitIdenticallyAndFineTune() throws {
+        let run = try TinyRun()
+        func config(_ name: String, steps: Int = 12) -> TrainConfig {
+            var c = run.config(run: name, steps: steps)
+            c.model.architecture = .mamba2
+            c.model.headSize = 8          // 32 inner channels: 4 heads
+            c.model.groupCount = 2
+            c.model.chunkSize = 5         // does not divide the 16 tokens of a row
+            c.evaluation.interval = 6
+            return c
+        }
+        let straight = try Trainer(config: config("straight"), start: .fresh, print: { _ in })
+        #expect(straight.model is Mamba2LM)
+        let whole = try straight.run()
+        #expect(whole.losses.count == 12 && whole.losses[11] < whole.losses[0])
+        let first = try Trainer(config: config("split"), start: .fresh, print: { _ in })
+        let firstHalf = try first.run(pausingAt: 6)
+        let second = try Trainer(config: config("split"), start: .resume, print: { _ in })
+        let secondHalf = try second.run()
+        #expect(firstHalf.losses + secondHalf.losses == whole.losses)
+        #expect(Self.weights(second) == Self.weights(straight))
+
+        let checkpoint = try #require(whole.checkpoint)
+        let saved = try String(contentsOfFile: checkpoint + "/config.json", encoding: .utf8)
+        #expect(saved.contains("\"model_type\": \"mamba2\"") && saved.contains("Mamba2ForCausalLM"))
+        let evaluated = try Evaluation.run(target: checkpoint, print: { _ in })
+        #expect(evaluated.loss.isFinite && evaluated.tokens > 0)
+        var tune = run.config(run: "tune", steps: 2)
+        tune.model.initFrom = checkpoint
+        let tuner = try Trainer(config: tune, start: .fresh, print: { _ in })
+        #expect(tuner.model is Mamba2LM)
+        try tuner.run()
+        #expect(tuner.state.step == 2)
+
+        // LoRA on Mamba-2's Linear layers (in_proj, out_proj): adapters train, the base stays.
+        var lora = run.config(run: "lora", steps: 4)
+        lora.model.initFrom = checkpoint
+        lora.lora.rank = 2
+        lora.lora.alpha = 4
+        lora.lora.targetModules = ["in_proj", "out_proj"]
+        lora.optimizer.learningRate = 2e-2
+        let adapted = try Trainer(config: lora, start: .fresh, print: { _ in })
+        let before = Self.weights(adapted)
+        let losses = try adapted.run().losses
+        #expect(adapted.model.adapters.count == 4 && losses.count == 4)
+        #expect(Self.weights(adapted) == before)
+        // B starts at zero (PEFT's init): a B that moved is an adapter that trained.
+        #expect(adapted.model.adapterParameters.filter { $0.name.hasSuffix("lora_B.weight") }.allSatisfy { $0.tensor.values.contains { $0 != 0 } })
+    }
+
     @Test func accumulationEqualsALargerBatch() throws {
         let run = try TinyRun()
         let accumulated = try Trainer(config: run.config(run: "a", batchSize: 2, accumulation: 2), start: .fresh, print: { _ in })
