@@ -78,6 +78,9 @@ struct ModelCommand: ParsableCommand {
                 throw ValidationError("\(output) already holds \(name); choose another output directory")
             }
             let model = try MambaLM.load(directory: input)
+            guard model.config.isStandardMamba else {
+                throw ValidationError("\(input) holds an \(model.config.mixer == .lti ? "LTI" : "S6") mixer\(model.config.gated ? "" : " without the gate"), which transformers' MambaForCausalLM cannot run; it stays a Taipan model directory (model_type \"\(MambaConfig.variantModelType)\")")
+            }
             try model.save(directory: output)
             print("\(output): \(model.parameterCount.formatted()) parameters from \(input)")
         }

@@ -312,6 +312,9 @@ public enum ConfigSchema {
                 "dt_proj weights uniform in ±scale/sqrt(R) (random) or all equal to it (constant)"),
         .integer("model", "scan_checkpoint_interval", \.model.scanCheckpointInterval,
                  "K: the scan stores its state every K steps and recomputes the rest in backward"),
+        .choice("model", "mixer", \.model.mixer,
+                "the SSM: s6 (selective: Δ, B, C from the input) or lti (Δ, B, C learned constants; not a transformers model)"),
+        .boolean("model", "gate", \.model.gate, "multiply the SSM output by silu(z); false = the Mamba paper's \"no gate\" ablation"),
 
         .strings("data", "train", \.data.train,
                  "training inputs: .jsonl/.jsonl.zst/.txt files, directories, globs, or a token-shard dir"),
@@ -331,6 +334,12 @@ public enum ConfigSchema {
         .choice("data", "bad_records", \.data.badRecords,
                 "a record that is not valid JSON/UTF-8 text stops the run (fail) or is counted (skip)"),
         .string("data", "cache_dir", \.data.cacheDirectory, "where prepared token shards go; \"\" = RUN/data"),
+        .choice("data", "source", \.data.source,
+                "files (train/validation), or a synthetic task generated on the fly: selective_copying, induction_heads"),
+        .integer("data", "task_vocab_size", \.data.taskVocabularySize, "synthetic tasks: ids in all, the special ids included"),
+        .integer("data", "copy_tokens", \.data.copyTokens, "selective_copying: data tokens to reproduce in each row"),
+        .integer("data", "induction_queries", \.data.inductionQueries,
+                 "induction_heads: answered trigger occurrences in each row (1 = only the last, as in the paper)"),
 
         .float("optimizer", "learning_rate", \.optimizer.learningRate, "the peak learning rate"),
         .float("optimizer", "beta1", \.optimizer.beta1, "AdamW's decay of the first moment"),

@@ -28,6 +28,10 @@ struct TrainingData {
         config full: TrainConfig, cacheDirectory: String, threads: Int, log: @escaping (String) -> Void
     ) throws -> TrainingData {
         let config = full.data
+        // A synthetic task needs no files: its batchers generate rows from the seed.
+        if let task = full.syntheticTask {
+            return TrainingData(train: [], validation: [], tokenizer: nil, vocabularySize: task.vocabularySize, endOfText: 0, tokenizerJSON: nil)
+        }
         let (trainInputs, validationInputs) = (try full.trainInputs(), try full.validationInputs())
         guard !trainInputs.isEmpty else { throw TrainError.config("data.train: no training input given") }
         let directory: String
