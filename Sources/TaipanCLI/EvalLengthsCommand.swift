@@ -14,6 +14,7 @@ struct EvalLengthsCommand: ParsableCommand {
     @Argument(help: "Runs' TOML configs (their newest checkpoints) or checkpoint directories; one chart line each.") var targets: [String]
     @Option(help: "Comma-separated test lengths, e.g. 256,512,1024 (default: the first run's training length ×1, ×2, … ×64).") var lengths: String?
     @Option(help: "Test sequences at each length.") var sequences = 32
+    @Option(help: "induction_heads: answered triggers a test row (1 = the paper's test, one query at the end; default: the run's).") var queries: Int?
     @Option(help: "Seeds the test examples (their own stream, apart from training and validation).") var seed = 0
     @Option(help: "Threads (each steps its share of the sequences); 0 = all cores.") var threads = 0
     @Option(help: "Where the SVG chart goes (default: length-accuracy.svg in the first run's directory).") var chart: String?
@@ -23,6 +24,7 @@ struct EvalLengthsCommand: ParsableCommand {
         if sequences < 1 { throw ValidationError("--sequences must be at least 1") }
         if threads < 0 { throw ValidationError("--threads must not be negative") }
         if seed < 0 { throw ValidationError("--seed must not be negative") }
+        if let queries, queries < 1 { throw ValidationError("--queries must be at least 1") }
         if let lengths, parse(lengths) == nil { throw ValidationError("--lengths: expected comma-separated positive integers, got \"\(lengths)\"") }
     }
 
@@ -39,7 +41,8 @@ struct EvalLengthsCommand: ParsableCommand {
         var curves: [LengthCurve] = []
         for target in targets {
             curves.append(try LengthExtrapolation.run(
-                target: target, lengths: testLengths, sequences: sequences, seed: UInt64(seed), threads: threadCount, progress: writeLine))
+                target: target, lengths: testLengths, sequences: sequences, seed: UInt64(seed), queries: queries, threads: threadCount,
+                progress: writeLine))
         }
         writeLine("task | mixer | train length | test length | accuracy (%) | answers")
         for curve in curves {

@@ -45,14 +45,19 @@ public enum LengthExtrapolation {
 
     /// Evaluates `target` (a run's config file or a checkpoint directory of a synthetic-task run)
     /// on `sequences` test examples at each of `lengths`, with `threads` sequences' groups in
-    /// parallel; `progress` gets a line per length.
+    /// parallel; `progress` gets a line per length. `queries` replaces an induction-heads run's
+    /// answered triggers a row (1 is the paper's test: one query at the very end).
     public static func run(
-        target: String, lengths: [Int], sequences: Int, seed: UInt64 = 0, threads: Int,
+        target: String, lengths: [Int], sequences: Int, seed: UInt64 = 0, queries: Int? = nil, threads: Int,
         progress: (String) -> Void = { _ in }
     ) throws -> LengthCurve {
         let (config, modelDirectory) = try Evaluation.resolve(target: target)
-        guard let task = config.syntheticTask else {
+        guard var task = config.syntheticTask else {
             throw TrainError.config("data.source: \(target) trained on files (data.source = \"files\"); length extrapolation needs a synthetic task run")
+        }
+        if let queries {
+            guard task.kind == .inductionHeads else { throw TrainError.run("--queries: only induction_heads runs have queries") }
+            task.queries = queries
         }
         guard sequences >= 1 else { throw TrainError.run("--sequences: at least 1 (got \(sequences))") }
         if let bad = lengths.first(where: { task.problem(length: $0) != nil }) {

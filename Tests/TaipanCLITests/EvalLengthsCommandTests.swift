@@ -26,7 +26,7 @@ import Testing
         let evaluated = try runTaipan([
             "eval-lengths", directory.file("induction-heads-s6") + "/checkpoints/step-00000003",
             directory.file("induction-heads-lti") + "/checkpoints/step-00000003",
-            "--lengths", "16,64", "--sequences", "3", "--threads", "2", "--chart", chart,
+            "--lengths", "16,64", "--sequences", "3", "--queries", "1", "--threads", "2", "--chart", chart,
         ])
         #expect(evaluated.status == 0, "\(evaluated.error)")
         #expect(evaluated.output.contains("induction_heads | S6 | 16 | 64 |"), "\(evaluated.output)")
