@@ -15,7 +15,7 @@ import Testing
             let copying = name.hasPrefix("selective")
             let result = try runTaipan(["train", repositoryRoot + "/configs/synth/\(name).toml"] + [
                 "train.run_dir=\(directory.file(name))", "train.max_steps=3", "schedule.warmup_steps=1",
-                "data.sequence_length=\(copying ? 24 : 16)", "data.copy_tokens=4", "train.batch_size=4", "train.threads=1",
+                "data.sequence_length=\(copying ? 24 : 16)", "data.copy_tokens=4", "data.induction_queries=2", "train.batch_size=4", "train.threads=1",
                 "eval.batches=1", "checkpoint.interval=0", "log.interval=1",
             ].flatMap { ["--set", $0] })
             #expect(result.status == 0, "\(name): \(result.error)")
