@@ -76,6 +76,9 @@ struct ModelCommand: ParsableCommand {
                 throw ValidationError("\(output) already holds \(name); choose another output directory")
             }
             let model = try loadLanguageModel(directory: input)
+            if let mamba = model as? MambaLM, !mamba.config.isStandardMamba {
+                throw ValidationError("\(input) holds an \(mamba.config.mixer == .lti ? "LTI" : "S6") mixer\(mamba.config.gated ? "" : " without the gate"), which transformers' MambaForCausalLM cannot run; it stays a Taipan model directory (model_type \"\(MambaConfig.variantModelType)\")")
+            }
             try model.save(directory: output)
             print("\(output): \(model.parameterCount.formatted()) parameters from \(input)")
         }

@@ -8,6 +8,11 @@
 //   `n_layer`, `vocab_size`, `ssm_cfg` {d_state, d_conv, expand, dt_rank, …}; the vocabulary
 //   is rounded up to `pad_vocab_size_multiple` as `MambaLMHeadModel` does.
 //
+// Taipan's variants for the Mamba paper's ablations (an LTI mixer, no gate) are not models
+// transformers can run: their config.json says `model_type: "taipan_mamba"` (which
+// transformers refuses by name instead of loading wrong weights) with `ssm_mixer` and
+// `ssm_gate`; a standard model's file never holds those keys.
+//
 // Keys that do not change the model (token ids aside, which are kept) are accepted and
 // ignored; any other unknown key is an error, so a typo never passes silently.
 
@@ -50,8 +55,9 @@ extension MambaConfig {
     }
 
     private static func parseHuggingFace(_ reader: inout ConfigKeys) throws(CheckpointError) -> MambaConfig {
-        if let modelType = try reader.string("model_type"), modelType != "mamba" {
-            throw reader.fail("model_type", "\"\(modelType)\" is not \"mamba\"")
+        let modelType = try reader.string("model_type")
+        if let modelType, modelType != "mamba" && modelType != variantModelType {
+            throw reader.fail("model_type", "\"\(modelType)\" is not \"mamba\" (or Taipan's \"\(variantModelType)\")")
         }
         if let activation = try reader.string("hidden_act"), activation != "silu" {
             throw reader.fail("hidden_act", "\"\(activation)\" is not supported, only \"silu\"")
@@ -88,6 +94,19 @@ extension MambaConfig {
         config.bosTokenId = try reader.tokenId("bos_token_id", default: config.bosTokenId)
         config.eosTokenId = try reader.tokenId("eos_token_id", default: config.eosTokenId)
         config.padTokenId = try reader.tokenId("pad_token_id", default: config.padTokenId)
+        if let mixer = try reader.string("ssm_mixer") {
+            guard let kind = MambaMixerKind(rawValue: mixer) else {
+                throw reader.fail("ssm_mixer", "\"\(mixer)\" is not one of \(MambaMixerKind.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
+            }
+            config.mixer = kind
+        }
+        config.gated = try reader.bool("ssm_gate") ?? true
+        if modelType == variantModelType && config.isStandardMamba {
+            throw reader.fail("model_type", "\"\(variantModelType)\" is for LTI or ungated models, but ssm_mixer and ssm_gate describe a standard Mamba; write \"mamba\"")
+        }
+        if modelType == "mamba" && !config.isStandardMamba {
+            throw reader.fail("model_type", "\"mamba\" cannot hold an LTI or ungated mixer (ssm_mixer/ssm_gate); write \"\(variantModelType)\"")
+        }
         if let intermediateSize = try reader.integer("intermediate_size"),
             intermediateSize != config.expand &* config.hiddenSize
         {
@@ -169,6 +188,9 @@ extension MambaConfig {
         return config
     }
 
+    /// The `model_type` of Taipan's LTI and ungated models.
+    public static let variantModelType = "taipan_mamba"
+
     /// Hugging Face keys that carry no information about the model this project trains.
     private static let ignoredHuggingFaceKeys: Set<String> = [
         "transformers_version", "use_cache", "dtype", "torch_dtype", "use_mambapy",
@@ -227,6 +249,13 @@ extension MambaConfig {
             ("bos_token_id", bosTokenId), ("eos_token_id", eosTokenId), ("pad_token_id", padTokenId),
         ]
         for (key, id) in tokenIds { members.append((key, id.map { .integer($0) } ?? .null)) }
+        if !isStandardMamba {
+            members.removeAll { $0.key == "architectures" || $0.key == "model_type" }
+            members.append(("architectures", .array([.string("TaipanMambaForCausalLM")])))
+            members.append(("model_type", .string(Self.variantModelType)))
+            members.append(("ssm_mixer", .string(mixer.rawValue)))
+            members.append(("ssm_gate", .bool(gated)))
+        }
         if padVocabSizeMultiple != 1 { members.append(("pad_vocab_size_multiple", .integer(padVocabSizeMultiple))) }
         return .object(members.sorted { $0.key < $1.key })
     }

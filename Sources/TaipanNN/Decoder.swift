@@ -86,8 +86,11 @@ public final class Decoder: LanguageModelDecoder {
         let norm: RMSNorm
         let inProjection: DecodingMatrix, inBias: Tensor?  // (2E, D)
         let convolutionWeight: Tensor, convolutionBias: Tensor?  // (E, 1, K)
-        let xProjection: DecodingMatrix  // (R + 2N, E)
-        let timeStepProjection: DecodingMatrix, timeStepBias: Tensor  // (E, R), (E)
+        let xProjection: DecodingMatrix?  // (R + 2N, E); nil for LTI
+        let timeStepProjection: DecodingMatrix?, timeStepBias: Tensor  // (E, R), (E)
+        /// LTI: B then C (2N), the same at every step; nil for S6.
+        let constantBC: Tensor?
+        let gated: Bool
         let a: Tensor  // (E, N): −exp(A_log)
         let d: Tensor  // (E)
         let outProjection: DecodingMatrix, outBias: Tensor?  // (D, E)
@@ -128,9 +131,11 @@ public final class Decoder: LanguageModelDecoder {
                 norm: block.norm,
                 inProjection: DecodingMatrix(mixer.inProjection.weight, storage: weights), inBias: mixer.inProjection.bias,
                 convolutionWeight: mixer.convolution.weight, convolutionBias: mixer.convolution.bias,
-                xProjection: DecodingMatrix(mixer.xProjection.weight, storage: weights),
-                timeStepProjection: DecodingMatrix(mixer.timeStepProjection.weight, storage: weights),
-                timeStepBias: mixer.timeStepProjection.bias!,
+                xProjection: mixer.xProjection.map { DecodingMatrix($0.weight, storage: weights) },
+                timeStepProjection: mixer.timeStepProjection.map { DecodingMatrix($0.weight, storage: weights) },
+                timeStepBias: mixer.timeStepBias,
+                constantBC: mixer.timeInvariant.map { Tensor.concatenate([$0.b, $0.c], dimension: 0) },
+                gated: mixer.gated,
                 a: withoutGradients { -mixer.aLog.exp() }, d: mixer.d,
                 outProjection: DecodingMatrix(mixer.outProjection.weight, storage: weights), outBias: mixer.outProjection.bias)
         }
@@ -157,8 +162,8 @@ public final class Decoder: LanguageModelDecoder {
     /// The bytes of weights one step reads (the matrices; vectors are negligible).
     public var weightBytesPerToken: Int {
         layers.reduce(head.byteCount) { total, layer in
-            total + layer.inProjection.byteCount + layer.xProjection.byteCount
-                + layer.timeStepProjection.byteCount + layer.outProjection.byteCount
+            total + layer.inProjection.byteCount + (layer.xProjection?.byteCount ?? 0)
+                + (layer.timeStepProjection?.byteCount ?? 0) + layer.outProjection.byteCount
         }
     }
 
@@ -203,11 +208,20 @@ public final class Decoder: LanguageModelDecoder {
             convolveWindowStep(
                 output: convolved.pointer, window: mixerState.window, input: projected.pointer,
                 weight: layer.convolutionWeight, bias: layer.convolutionBias)
-            layer.xProjection.apply(convolved.pointer, into: parameters.pointer, team: team)
-            layer.timeStepProjection.apply(parameters.pointer, into: delta.pointer, team: team)
+            // B and C: computed from the input (S6) or the same at every step (LTI, with Δ's input 0).
+            let (b, c): (UnsafePointer<Float>, UnsafePointer<Float>)
+            if let xProjection = layer.xProjection, let timeStepProjection = layer.timeStepProjection {
+                xProjection.apply(convolved.pointer, into: parameters.pointer, team: team)
+                timeStepProjection.apply(parameters.pointer, into: delta.pointer, team: team)
+                (b, c) = (UnsafePointer(parameters.pointer + rank), UnsafePointer(parameters.pointer + rank + state))
+            } else {
+                let constant = layer.constantBC?.pointer ?? parameters.pointer
+                delta.pointer.update(repeating: 0, count: inner)
+                (b, c) = (UnsafePointer(constant), UnsafePointer(constant + state))
+            }
             selectiveScanStep(
                 y: scanned.pointer, state: mixerState.ssm.pointer, u: convolved.pointer, delta: delta.pointer,
-                z: projected.pointer + inner, b: parameters.pointer + rank, c: parameters.pointer + rank + state,
+                z: layer.gated ? projected.pointer + inner : nil, b: b, c: c,
                 a: layer.a.pointer, d: layer.d.pointer, deltaBias: layer.timeStepBias.pointer, layout: scanLayout, team: team)
             layer.outProjection.apply(scanned.pointer, into: mixed.pointer, bias: layer.outBias, team: team)
             for i in 0..<width { hidden.pointer[i] += mixed.pointer[i] }

@@ -115,10 +115,12 @@ extension MambaLM {
     public var namedLinearLayers: [(name: String, layer: Linear)] {
         layers.enumerated().flatMap { index, block -> [(name: String, layer: Linear)] in
             let mixer = block.mixer, prefix = "backbone.layers.\(index).mixer."
-            return [
+            let layers: [(name: String, layer: Linear?)] = [
                 (prefix + "in_proj", mixer.inProjection), (prefix + "x_proj", mixer.xProjection),
                 (prefix + "dt_proj", mixer.timeStepProjection), (prefix + "out_proj", mixer.outProjection),
             ]
+            // An LTI mixer has no x_proj or dt_proj.
+            return layers.compactMap { entry in entry.layer.map { (entry.name, $0) } }
         }
     }
 

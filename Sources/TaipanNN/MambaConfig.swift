@@ -16,6 +16,16 @@ public enum TimeStepInitScheme: String, Codable, Sendable, CaseIterable {
     case constant
 }
 
+/// Which state-space layer the mixers run (`ssm_mixer` in `config.json`).
+public enum MambaMixerKind: String, Codable, Sendable, CaseIterable {
+    /// Mamba's selective SSM (S6): Δ, B and C computed from the input at every position.
+    case s6
+    /// A linear time-invariant SSM: Δ (one per channel, through softplus), B and C (N each) are
+    /// learned parameters, the same at every position whatever the input; the rest of the
+    /// mixer is unchanged (the Mamba paper's S4-style baseline, §4.1).
+    case lti
+}
+
 /// An inconsistent or out-of-range hyperparameter; `key` is the Hugging Face `config.json` key.
 public struct MambaConfigError: Error, Equatable, CustomStringConvertible {
     /// The Hugging Face `config.json` key at fault, e.g. `time_step_min`.
@@ -96,6 +106,15 @@ public struct MambaConfig: Codable, Equatable, Sendable {
     public var eosTokenId: Int?
     /// The padding token id, if the model names one.
     public var padTokenId: Int?
+    /// The SSM of every mixer: selective (Mamba's, the default) or time-invariant.
+    public var mixer: MambaMixerKind = .s6
+    /// Whether the SSM's output is multiplied by silu(z) (Mamba's gate); false for the paper's
+    /// "no gate" ablations.
+    public var gated = true
+
+    /// Whether this is Hugging Face's `MambaForCausalLM` (S6 with the gate), which
+    /// `transformers` and `mamba_ssm` can load; LTI and ungated models are Taipan's alone.
+    public var isStandardMamba: Bool { mixer == .s6 && gated }
 
     /// E: the width of the mixer's inner channels, `expand × hiddenSize`.
     public var intermediateSize: Int { expand * hiddenSize }
@@ -191,14 +210,22 @@ public struct MambaConfig: Codable, Equatable, Sendable {
             let block = "backbone.layers.\(layer)."
             let mixer = block + "mixer."
             shapes.append(NamedShape(name: block + "norm.weight", shape: [dModel]))
-            shapes.append(NamedShape(name: mixer + "in_proj.weight", shape: [2 * inner, dModel]))
-            if useBias { shapes.append(NamedShape(name: mixer + "in_proj.bias", shape: [2 * inner])) }
+            // x and the gate z; x alone without the gate.
+            let projected = (gated ? 2 : 1) * inner
+            shapes.append(NamedShape(name: mixer + "in_proj.weight", shape: [projected, dModel]))
+            if useBias { shapes.append(NamedShape(name: mixer + "in_proj.bias", shape: [projected])) }
             shapes.append(NamedShape(name: mixer + "conv1d.weight", shape: [inner, 1, convKernel]))
             if useConvBias { shapes.append(NamedShape(name: mixer + "conv1d.bias", shape: [inner])) }
-            shapes.append(
-                NamedShape(name: mixer + "x_proj.weight", shape: [timeStepRank + 2 * stateSize, inner]))
-            shapes.append(NamedShape(name: mixer + "dt_proj.weight", shape: [inner, timeStepRank]))
-            shapes.append(NamedShape(name: mixer + "dt_proj.bias", shape: [inner]))
+            if self.mixer == .s6 {
+                shapes.append(
+                    NamedShape(name: mixer + "x_proj.weight", shape: [timeStepRank + 2 * stateSize, inner]))
+                shapes.append(NamedShape(name: mixer + "dt_proj.weight", shape: [inner, timeStepRank]))
+                shapes.append(NamedShape(name: mixer + "dt_proj.bias", shape: [inner]))
+            } else {
+                shapes.append(NamedShape(name: mixer + "dt_bias", shape: [inner]))
+                shapes.append(NamedShape(name: mixer + "B", shape: [stateSize]))
+                shapes.append(NamedShape(name: mixer + "C", shape: [stateSize]))
+            }
             shapes.append(NamedShape(name: mixer + "A_log", shape: [inner, stateSize]))
             shapes.append(NamedShape(name: mixer + "D", shape: [inner]))
             shapes.append(NamedShape(name: mixer + "out_proj.weight", shape: [dModel, inner]))

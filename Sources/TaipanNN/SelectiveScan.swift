@@ -6,7 +6,7 @@
 // (delta_softplus=True) and Hugging Face's `MambaMixer`:
 //   Δ_t = softplus(delta_t + deltaBias)
 //   h_t = exp(Δ_t·A) ⊙ h_{t−1} + Δ_t·B_t·u_t              h_{−1} = 0
-//   y_t = (⟨h_t, C_t⟩ + D·u_t) · silu(z_t)
+//   y_t = (⟨h_t, C_t⟩ + D·u_t) · silu(z_t)          (without the gate when z is nil)
 // per batch item and channel, with A already negative (the model passes A = −exp(A_log)).
 // The (B, L, E, N) states are never stored: the forward keeps h every K steps and the backward
 // recomputes one chunk of K steps at a time from its checkpoint, the paper's recomputation done
@@ -105,7 +105,7 @@ public func selectiveScanForward(
     finalState: UnsafeMutablePointer<Float>?,       // (B, E, N) h after step L−1
     u: UnsafePointer<Float>,                        // (B, L, E) rows of uRowStride
     delta: UnsafePointer<Float>,                    // (B, L, E) rows of deltaRowStride, before softplus
-    z: UnsafePointer<Float>,                        // (B, L, E) rows of zRowStride
+    z: UnsafePointer<Float>?,                       // (B, L, E) rows of zRowStride; nil: no gate
     b: UnsafePointer<Float>,                        // (B, L, N) rows of bRowStride
     c: UnsafePointer<Float>,                        // (B, L, N) rows of cRowStride
     a: UnsafePointer<Float>,                        // (E, N) negative
@@ -147,7 +147,7 @@ public func selectiveScanForward(
                 let rows = firstRow..<firstRow + count, columns = first..<first + width
                 stageIn(stagedU, from: u, rowStride: layout.uRowStride, rows: rows, columns: columns)
                 stageIn(stagedDelta, from: delta, rowStride: layout.deltaRowStride, rows: rows, columns: columns)
-                stageIn(stagedZ, from: z, rowStride: layout.zRowStride, rows: rows, columns: columns)
+                if let z { stageIn(stagedZ, from: z, rowStride: layout.zRowStride, rows: rows, columns: columns) }
                 stepsInPlace(stagedDelta, sigmoids: nil, bias: bias, rows: count, blocks: blockCount)
                 for block in 0..<blockCount {
                     let blockState = state + block * stateSize
@@ -155,14 +155,18 @@ public func selectiveScanForward(
                         let offset = j * channelsPerGroup + block * 8
                         let row = firstRow + j
                         let step = loadVector(stagedDelta + offset)
-                        let gate = loadVector(stagedZ + offset)
                         let output = advance(
                             next: blockState, previous: blockState, decays: nil,
                             a: groupA + block * stateSize,
                             bRow: b + row * layout.bRowStride, cRow: c + row * layout.cRowStride,
                             step: step, input: loadVector(stagedU + offset), skip: skip[block],
                             stateSize: stateSize)
-                        storeVector(output * gate * fastSigmoid(gate), to: stagedY + offset)
+                        if z == nil {
+                            storeVector(output, to: stagedY + offset)
+                        } else {
+                            let gate = loadVector(stagedZ + offset)
+                            storeVector(output * gate * fastSigmoid(gate), to: stagedY + offset)
+                        }
                     }
                 }
                 stageOut(stagedY, to: y, rowStride: channels, rows: rows, columns: columns, adding: false)
@@ -200,7 +204,7 @@ public func selectiveScanStep(
     state: UnsafeMutablePointer<Float>,             // (B, E, N) h_{t−1} in, h_t out
     u: UnsafePointer<Float>,                        // (B, E) rows of uRowStride
     delta: UnsafePointer<Float>,                    // (B, E) rows of deltaRowStride, before softplus
-    z: UnsafePointer<Float>,                        // (B, E) rows of zRowStride
+    z: UnsafePointer<Float>?,                       // (B, E) rows of zRowStride; nil: no gate
     b: UnsafePointer<Float>,                        // (B, N) rows of bRowStride
     c: UnsafePointer<Float>,                        // (B, N) rows of cRowStride
     a: UnsafePointer<Float>,                        // (E, N) negative
@@ -224,13 +228,17 @@ public func selectiveScanStep(
                 let bias = load(deltaBias + first, lanes: lanes)
                 let preactivation = load(delta + row * layout.deltaRowStride + first, lanes: lanes) + bias
                 let step = fastSoftplus(preactivation)
-                let gate = load(z + row * layout.zRowStride + first, lanes: lanes)
                 let output = advance(
                     next: blockState, previous: blockState, decays: nil, a: blockA,
                     bRow: b + row * layout.bRowStride, cRow: c + row * layout.cRowStride, step: step,
                     input: load(u + row * layout.uRowStride + first, lanes: lanes),
                     skip: load(d + first, lanes: lanes), stateSize: stateSize)
-                store(output * gate * fastSigmoid(gate), to: y + row * channels + first, lanes: lanes)
+                if let z {
+                    let gate = load(z + row * layout.zRowStride + first, lanes: lanes)
+                    store(output * gate * fastSigmoid(gate), to: y + row * channels + first, lanes: lanes)
+                } else {
+                    store(output, to: y + row * channels + first, lanes: lanes)
+                }
                 scatterColumns(blockState, to: slot, stateSize: stateSize, lanes: lanes)
             }
         }
@@ -261,7 +269,7 @@ public func selectiveScanBackwardScratchBytes(layout: SelectiveScanLayout, threa
 public func selectiveScanBackward(
     du: UnsafeMutablePointer<Float>,                // (B, L, E) rows of uRowStride
     dDelta: UnsafeMutablePointer<Float>,            // (B, L, E) rows of deltaRowStride, before softplus
-    dz: UnsafeMutablePointer<Float>,                // (B, L, E) rows of zRowStride
+    dz: UnsafeMutablePointer<Float>?,               // (B, L, E) rows of zRowStride; nil without a gate
     dB: UnsafeMutablePointer<Float>,                // (B, L, N) rows of bRowStride
     dC: UnsafeMutablePointer<Float>,                // (B, L, N) rows of cRowStride
     dA: UnsafeMutablePointer<Float>,                // (E, N)
@@ -271,7 +279,7 @@ public func selectiveScanBackward(
     checkpoints: UnsafePointer<Float>,              // (B, Q, E, N) from selectiveScanForward
     u: UnsafePointer<Float>,                        // (B, L, E) rows of uRowStride
     delta: UnsafePointer<Float>,                    // (B, L, E) rows of deltaRowStride
-    z: UnsafePointer<Float>,                        // (B, L, E) rows of zRowStride
+    z: UnsafePointer<Float>?,                       // (B, L, E) rows of zRowStride; nil: no gate
     b: UnsafePointer<Float>,                        // (B, L, N) rows of bRowStride
     c: UnsafePointer<Float>,                        // (B, L, N) rows of cRowStride
     a: UnsafePointer<Float>,                        // (E, N)
@@ -350,7 +358,7 @@ public func selectiveScanBackward(
                 let rows = firstRowOfChunk..<firstRowOfChunk + count, columns = first..<first + width
                 stageIn(stagedU, from: u, rowStride: layout.uRowStride, rows: rows, columns: columns)
                 stageIn(stagedDelta, from: delta, rowStride: layout.deltaRowStride, rows: rows, columns: columns)
-                stageIn(stagedZ, from: z, rowStride: layout.zRowStride, rows: rows, columns: columns)
+                if let z { stageIn(stagedZ, from: z, rowStride: layout.zRowStride, rows: rows, columns: columns) }
                 stageIn(stagedDY, from: dy, rowStride: channels, rows: rows, columns: columns)
                 stepsInPlace(stagedDelta, sigmoids: stagedSigmoid, bias: bias, rows: count, blocks: blockCount)
                 // dB and dC sum over channels: lane-wise over the group's blocks first, across lanes once.
@@ -380,13 +388,17 @@ public func selectiveScanBackward(
                     for j in stride(from: count - 1, through: 0, by: -1) {
                         let offset = j * channelsPerGroup + block * 8
                         let row = firstRowOfChunk + j
-                        let input = loadVector(stagedU + offset), gate = loadVector(stagedZ + offset)
+                        let input = loadVector(stagedU + offset)
                         let gradient = loadVector(stagedDY + offset)
                         let step = loadVector(stagedDelta + offset), stepInput = step * input
-                        let gateSigmoid = fastSigmoid(gate)
-                        // silu'(z) = σ(z)·(1 + z·(1 − σ(z)))
-                        let dGate = gradient * outputs[j] * gateSigmoid * (1 + gate * (1 - gateSigmoid))
-                        let dOutput = gradient * gate * gateSigmoid
+                        var dOutput = gradient
+                        if z != nil {
+                            let gate = loadVector(stagedZ + offset), gateSigmoid = fastSigmoid(gate)
+                            // silu'(z) = σ(z)·(1 + z·(1 − σ(z)))
+                            let dGate = gradient * outputs[j] * gateSigmoid * (1 + gate * (1 - gateSigmoid))
+                            storeVector(dGate, to: stagedDZ + offset)
+                            dOutput = gradient * gate * gateSigmoid
+                        }
                         dSkip += dOutput * input
                         let bRow = b + row * layout.bRowStride, cRow = c + row * layout.cRowStride
                         let current = states + (j + 1) * stateSize, previous = states + j * stateSize
@@ -409,7 +421,6 @@ public func selectiveScanBackward(
                         dBias += dPreactivation
                         storeVector(dOutput * skip[block] + step * dStateTimesB, to: stagedDU + offset)
                         storeVector(dPreactivation, to: stagedDDelta + offset)
-                        storeVector(dGate, to: stagedDZ + offset)
                     }
                     groupDSkip[block] = dSkip
                     groupDBias[block] = dBias
@@ -422,7 +433,7 @@ public func selectiveScanBackward(
                 stageOut(
                     stagedDDelta, to: dDelta, rowStride: layout.deltaRowStride, rows: rows, columns: columns,
                     adding: true)
-                stageOut(stagedDZ, to: dz, rowStride: layout.zRowStride, rows: rows, columns: columns, adding: true)
+                if let dz { stageOut(stagedDZ, to: dz, rowStride: layout.zRowStride, rows: rows, columns: columns, adding: true) }
             }
             for block in 0..<blockCount {
                 for lane in 0..<min(8, width - block * 8) {
@@ -720,7 +731,7 @@ public struct ColumnSlice {
     var pointer: UnsafeMutablePointer<Float> { tensor.pointer + start }
 }
 
-/// y = (⟨h_t, C_t⟩ + D·u_t) · silu(z_t) with h_t = exp(Δ_t·A)·h_{t−1} + Δ_t·B_t·u_t and
+/// y = (⟨h_t, C_t⟩ + D·u_t) · silu(z_t) (no gate when `z` is nil) with h_t = exp(Δ_t·A)·h_{t−1} + Δ_t·B_t·u_t and
 /// Δ = softplus(delta + deltaBias), as one op: u, delta, z (B, L, E); b, c (B, L, N);
 /// a (E, N) negative; d, deltaBias (E). Returns y (B, L, E). Only the states every
 /// `checkpointInterval` steps are kept for the backward, which recomputes the rest. When
@@ -728,13 +739,13 @@ public struct ColumnSlice {
 /// prefill of generation).
 public func selectiveScan(
     u: ColumnSlice, delta: ColumnSlice, a: Tensor, b: ColumnSlice, c: ColumnSlice, d: Tensor,
-    z: ColumnSlice, deltaBias: Tensor, checkpointInterval: Int, finalState: Tensor? = nil
+    z: ColumnSlice?, deltaBias: Tensor, checkpointInterval: Int, finalState: Tensor? = nil
 ) -> Tensor {
     let shape = u.tensor.shape
     precondition(shape.count == 3, "selectiveScan: u must be (B, L, E), got \(describeShape(shape))")
     let (batch, length, channels) = (shape[0], shape[1], u.width)
     let stateSize = b.width
-    for (name, slice, width) in [("delta", delta, channels), ("z", z, channels), ("b", b, stateSize), ("c", c, stateSize)] {
+    for (name, slice, width) in [("delta", delta, channels), ("z", z ?? delta, channels), ("b", b, stateSize), ("c", c, stateSize)] {
         precondition(
             Array(slice.tensor.shape.prefix(2)) == [batch, length] && slice.width == width,
             "selectiveScan: \(name) \(describeShape(slice.tensor.shape)) (columns \(slice.width)) does not fit u \(describeShape(shape))")
@@ -749,18 +760,18 @@ public func selectiveScan(
         layout = try SelectiveScanLayout(
             batch: batch, length: length, channels: channels, stateSize: stateSize,
             checkpointInterval: Swift.max(1, Swift.min(checkpointInterval, length)),
-            uRowStride: u.rowStride, deltaRowStride: delta.rowStride, zRowStride: z.rowStride,
+            uRowStride: u.rowStride, deltaRowStride: delta.rowStride, zRowStride: (z ?? delta).rowStride,
             bRowStride: b.rowStride, cRowStride: c.rowStride)
     } catch { preconditionFailure(error.description) }
 
     let result = Tensor(uninitialized: [batch, length, channels])
-    let inputs = [u.tensor, delta.tensor, a, b.tensor, c.tensor, d, z.tensor, deltaBias]
+    let inputs = [u.tensor, delta.tensor, a, b.tensor, c.tensor, d, deltaBias] + (z.map { [$0.tensor] } ?? [])
     let recording = GradientMode.isEnabled && inputs.contains { $0.requiresGrad }
     // (B, Q, E, N): the states the backward restarts from; only when a backward may come.
     let checkpoints = recording ? Tensor(uninitialized: [batch, layout.checkpointCount, channels, stateSize]) : nil
     selectiveScanForward(
         y: result.pointer, checkpoints: checkpoints?.pointer, finalState: finalState?.pointer,
-        u: u.pointer, delta: delta.pointer, z: z.pointer, b: b.pointer, c: c.pointer,
+        u: u.pointer, delta: delta.pointer, z: z?.pointer, b: b.pointer, c: c.pointer,
         a: a.pointer, d: d.pointer, deltaBias: deltaBias.pointer, layout: layout)
     guard let checkpoints else { return result }
 
@@ -781,10 +792,10 @@ public func selectiveScan(
         defer { AllocationCounter.shared.freed(scratchBytes) }
         selectiveScanBackward(
             du: gradient(u.tensor, offset: u.start), dDelta: gradient(delta.tensor, offset: delta.start),
-            dz: gradient(z.tensor, offset: z.start), dB: gradient(b.tensor, offset: b.start),
+            dz: z.map { gradient($0.tensor, offset: $0.start) }, dB: gradient(b.tensor, offset: b.start),
             dC: gradient(c.tensor, offset: c.start), dA: gradient(a), dD: gradient(d),
             dDeltaBias: gradient(deltaBias), dy: out.grad!.pointer, checkpoints: checkpoints.pointer,
-            u: u.pointer, delta: delta.pointer, z: z.pointer, b: b.pointer, c: c.pointer,
+            u: u.pointer, delta: delta.pointer, z: z?.pointer, b: b.pointer, c: c.pointer,
             a: a.pointer, d: d.pointer, deltaBias: deltaBias.pointer, layout: layout)
         _ = throwaway
     }

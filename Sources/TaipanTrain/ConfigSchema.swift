@@ -317,6 +317,9 @@ public enum ConfigSchema {
         .integer("model", "head_dim", \.model.headSize, "mamba2: P, channels per head (expand·hidden_size / head_dim heads)"),
         .integer("model", "n_groups", \.model.groupCount, "mamba2: G, groups of heads sharing B and C"),
         .integer("model", "chunk_size", \.model.chunkSize, "mamba2: steps per chunk of the SSD scan (any value gives the same model)"),
+        .choice("model", "mixer", \.model.mixer,
+                "the SSM: s6 (selective: Δ, B, C from the input) or lti (Δ, B, C learned constants; not a transformers model)"),
+        .boolean("model", "gate", \.model.gate, "multiply the SSM output by silu(z); false = the Mamba paper's \"no gate\" ablation"),
 
         .strings("data", "train", \.data.train,
                  "training inputs: .jsonl/.jsonl.zst/.txt files, directories, globs, or a token-shard dir"),
@@ -336,6 +339,12 @@ public enum ConfigSchema {
         .choice("data", "bad_records", \.data.badRecords,
                 "a record that is not valid JSON/UTF-8 text stops the run (fail) or is counted (skip)"),
         .string("data", "cache_dir", \.data.cacheDirectory, "where prepared token shards go; \"\" = RUN/data"),
+        .choice("data", "source", \.data.source,
+                "files (train/validation), or a synthetic task generated on the fly: selective_copying, induction_heads"),
+        .integer("data", "task_vocab_size", \.data.taskVocabularySize, "synthetic tasks: ids in all, the special ids included"),
+        .integer("data", "copy_tokens", \.data.copyTokens, "selective_copying: data tokens to reproduce in each row"),
+        .integer("data", "induction_queries", \.data.inductionQueries,
+                 "induction_heads: answered trigger occurrences in each row (1 = only the last, as in the paper)"),
 
         .float("optimizer", "learning_rate", \.optimizer.learningRate, "the peak learning rate"),
         .float("optimizer", "beta1", \.optimizer.beta1, "AdamW's decay of the first moment"),

@@ -51,6 +51,16 @@ public enum ScheduleKind: String, Sendable, CaseIterable {
     case wsd
 }
 
+/// Where a run's training data comes from: files, or a synthetic task generated on the fly.
+public enum DataSource: String, Sendable, CaseIterable {
+    /// `data.train` and `data.validation` files (or prepared token shards).
+    case files
+    /// The Mamba paper's selective copying task (`SyntheticTaskKind.selectiveCopying`).
+    case selectiveCopying = "selective_copying"
+    /// The Mamba paper's induction heads task (`SyntheticTaskKind.inductionHeads`).
+    case inductionHeads = "induction_heads"
+}
+
 /// `[model]`: where the model comes from, and its architecture when it is built fresh.
 public struct ModelSection: Equatable, Sendable {
     /// Which model the keys below describe: Mamba (selective scan) or Mamba-2 (SSD).
@@ -107,6 +117,10 @@ public struct ModelSection: Equatable, Sendable {
     public var groupCount = 1
     /// Mamba-2 only — steps per chunk of the SSD scan (`chunk_size`).
     public var chunkSize = 256
+    /// The SSM: selective (Mamba's S6) or time-invariant (LTI: Δ, B, C learned constants).
+    public var mixer = MambaMixerKind.s6
+    /// Whether the SSM's output is gated by silu(z); false for the Mamba paper's "no gate" rows.
+    public var gate = true
 
     public init() {}
 }
@@ -147,6 +161,15 @@ public struct DataSection: Equatable, Sendable {
     public var badRecords = BadRecordPolicy.fail
     /// Where prepared token shards are cached; empty means `RUN/data`.
     public var cacheDirectory = ""
+    /// Files, or a synthetic task generated on the fly (then `train`, `validation` and
+    /// `tokenizer` stay empty).
+    public var source = DataSource.files
+    /// Synthetic tasks: V, the ids in all (the task's special ids included).
+    public var taskVocabularySize = 16
+    /// Selective copying: K, the data tokens to reproduce in each row.
+    public var copyTokens = 16
+    /// Induction heads: the answered trigger occurrences in each row (1: the last, as in the paper).
+    public var inductionQueries = 1
 
     public init() {}
 }
@@ -590,6 +613,18 @@ public struct TrainConfig: Equatable, Sendable {
         } catch {
             return ("model." + error.key, "model.\(error.key): \(error.message)")
         }
+        if let task = syntheticTask {
+            for (name, values) in [("data.train", data.train), ("data.validation", data.validation), ("data.tokenizer", data.tokenizer.isEmpty ? [] : [data.tokenizer])]
+            where !values.isEmpty {
+                return (name, "\(name): data.source = \"\(data.source.rawValue)\" generates its data; leave \(name) empty (or set data.source = \"files\")")
+            }
+            if let problem = task.problem(length: data.sequenceLength) {
+                return ("data.source", "data.source: \(problem) (data.sequence_length \(data.sequenceLength), data.task_vocab_size \(data.taskVocabularySize), data.copy_tokens \(data.copyTokens), data.induction_queries \(data.inductionQueries))")
+            }
+            if model.vocabularySize != 0 && model.vocabularySize < task.vocabularySize {
+                return ("model.vocab_size", "model.vocab_size: \(model.vocabularySize) is smaller than data.task_vocab_size \(task.vocabularySize)")
+            }
+        }
         let rawSuffixes = [".jsonl", ".jsonl.zst", ".txt", ".txt.zst"]
         if data.tokenizer.isEmpty, let raw = data.train.first(where: { input in rawSuffixes.contains { input.hasSuffix($0) } }) {
             return ("data.tokenizer",
@@ -669,6 +704,17 @@ public struct TrainConfig: Equatable, Sendable {
         return architecture(vocabularySize: vocabulary)
     }
 
+    /// The synthetic task of `data.source`, or nil for files.
+    public var syntheticTask: SyntheticTask? {
+        let kind: SyntheticTaskKind
+        switch data.source {
+        case .files: return nil
+        case .selectiveCopying: kind = .selectiveCopying
+        case .inductionHeads: kind = .inductionHeads
+        }
+        return SyntheticTask(kind: kind, vocabularySize: data.taskVocabularySize, dataTokens: data.copyTokens, queries: data.inductionQueries)
+    }
+
     /// `modelConfig` for a `model.architecture = "mamba"` configuration.
     public func mambaConfig(vocabularySize tokenizerVocabularySize: Int) throws(TrainConfigError) -> MambaConfig {
         guard case .mamba(let config) = try modelConfig(vocabularySize: tokenizerVocabularySize) else {
@@ -691,7 +737,7 @@ public struct TrainConfig: Equatable, Sendable {
                 rescalePrenormResidual: model.rescalePrenormResidual,
                 padVocabSizeMultiple: model.padVocabularySizeMultiple, initializerRange: model.initializerRange))
         }
-        return .mamba(MambaConfig(
+        var config = MambaConfig(
             vocabSize: vocabularySize, hiddenSize: model.hiddenSize, stateSize: model.stateSize,
             layerCount: model.layerCount, expand: model.expand, convKernel: model.convolutionKernel,
             timeStepRank: model.timeStepRank, useBias: model.useBias, useConvBias: model.useConvolutionBias,
@@ -699,7 +745,10 @@ public struct TrainConfig: Equatable, Sendable {
             timeStepMin: model.timeStepMin, timeStepMax: model.timeStepMax, timeStepFloor: model.timeStepFloor,
             timeStepScale: model.timeStepScale, timeStepInitScheme: model.timeStepInitScheme,
             rescalePrenormResidual: model.rescalePrenormResidual,
-            padVocabSizeMultiple: model.padVocabularySizeMultiple, initializerRange: model.initializerRange))
+            padVocabSizeMultiple: model.padVocabularySizeMultiple, initializerRange: model.initializerRange)
+        config.mixer = model.mixer
+        config.gated = model.gate
+        return .mamba(config)
     }
 
     /// `data.train` with glob patterns (`*`, `?`, `[…]`) expanded against the current

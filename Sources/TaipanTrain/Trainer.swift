@@ -47,6 +47,8 @@ public struct TrainSummary: Sendable {
     public var checkpoint: String?
     /// The training losses of every step, in order (NaN for skipped steps).
     public var losses: [Double]
+    /// For a synthetic task, the share of validation answers predicted at the last evaluation.
+    public var validationAccuracy: Double?
 }
 
 /// One training run, set up from a configuration and ready to `run()`.
@@ -57,8 +59,8 @@ public final class Trainer {
     /// The work of one step: micro-batches, clipping, the update.
     let step: TrainingStep
     let schedule: LearningRateSchedule
-    let batcher: Batcher
-    let validation: Batcher?
+    let batcher: any BatchSource
+    let validation: (any BatchSource)?
     let data: TrainingData
     let store: CheckpointStore
     let log: TrainingLog
@@ -66,6 +68,8 @@ public final class Trainer {
     let trainable: [Tensor]
     var state: TrainState
     var generator: SeededGenerator
+    /// The answers' accuracy at the last evaluation of a synthetic task.
+    var lastAccuracy: Double?
     /// Updates the run takes in all.
     public let totalSteps: Int
     /// The ranks of a data-parallel job (a job of one without `mpirun`).
@@ -155,22 +159,31 @@ public final class Trainer {
             noDecay: o.noDecay.map(NamePattern.init))
 
         let (batchSize, length) = (config.training.batchSize, config.data.sequenceLength)
+        let files: Batcher?
         do {
-            batcher = try Batcher(
-                shards: data.train, batchSize: batchSize, sequenceLength: length, seed: UInt64(config.training.seed),
-                rank: communicator.rank, worldSize: communicator.size)
+            if let task = config.syntheticTask {
+                files = nil
+                batcher = try SyntheticBatcher(
+                    task: task, batchSize: batchSize, sequenceLength: length, seed: UInt64(config.training.seed),
+                    rank: communicator.rank, worldSize: communicator.size)
+            } else {
+                files = try Batcher(
+                    shards: data.train, batchSize: batchSize, sequenceLength: length, seed: UInt64(config.training.seed),
+                    rank: communicator.rank, worldSize: communicator.size)
+                batcher = files!
+            }
         } catch {
-            throw TrainError.config("data.train: \(error) — lower train.batch_size or data.sequence_length, or add data")
+            throw TrainError.config("\(config.syntheticTask == nil ? "data.train" : "data.source"): \(error) — lower train.batch_size or data.sequence_length, or add data")
         }
         step = TrainingStep(
             model: model, optimizer: optimizer, trainable: trainable, batchSize: batchSize, rows: batcher.rows.count,
             length: length, accumulation: config.training.gradientAccumulation, gradientClip: config.optimizer.gradientClip,
             communicator: communicator)
-        if data.validation.isEmpty || !isRoot {
+        if (data.validation.isEmpty && config.syntheticTask == nil) || !isRoot {
             validation = nil
         } else {
             do {
-                validation = try Batcher(shards: data.validation, batchSize: batchSize, sequenceLength: length, seed: 0, shuffle: false)
+                validation = try Evaluation.validationSource(config: config, data: data)
             } catch {
                 print("note: no evaluation: the validation data is too small for one batch (\(error))")
                 validation = nil
@@ -211,10 +224,12 @@ public final class Trainer {
             let full = trainable.map(\.count).reduce(0, +) - adapted
             log.message("LoRA: rank \(lora.rank), alpha \(lora.alpha), \(model.adapters.count) adapters (\(adapted.formatted()) parameters) on \(lora.targetModules.joined(separator: ", "))" + (full > 0 ? ", \(full.formatted()) parameters of \(lora.modulesToSave.joined(separator: ", ")) in full" : "") + "; the base model is frozen")
         }
-        if batcher.examples {
-            log.message("data: \(batcher.windowCount.formatted()) prompt/completion examples, one a row of \(length + 1) ids (padded), \(batcher.batchesPerEpoch) batches per epoch; \(steps) steps; the loss counts completions only")
-            if batcher.truncatedExamples > 0 {
-                log.message("note: \(batcher.truncatedExamples) of \(batcher.windowCount) training examples are longer than \(length + 1) ids and are cut; raise data.sequence_length to keep them whole")
+        if let task = config.syntheticTask {
+            log.message("data: \(task.kind.rawValue) generated on the fly, vocabulary \(task.vocabularySize), \(task.answersPerRow) answers in each row of \(length + 1) ids; \(steps) steps; the loss and the accuracy count answers only")
+        } else if let files, files.examples {
+            log.message("data: \(files.windowCount.formatted()) prompt/completion examples, one a row of \(length + 1) ids (padded), \(files.batchesPerEpoch) batches per epoch; \(steps) steps; the loss counts completions only")
+            if files.truncatedExamples > 0 {
+                log.message("note: \(files.truncatedExamples) of \(files.windowCount) training examples are longer than \(length + 1) ids and are cut; raise data.sequence_length to keep them whole")
             }
         } else {
             log.message("data: \(data.train.reduce(0) { $0 + $1.tokenCount }.formatted()) training tokens, \(batcher.batchesPerEpoch) batches per epoch; \(tokensPerStep) tokens per step; \(steps) steps")
@@ -333,7 +348,7 @@ public final class Trainer {
         return TrainSummary(
             steps: state.step, tokensSeen: state.tokensSeen, firstLoss: losses.first, lastLoss: losses.last,
             validationLoss: lastValidation, tokensPerSecond: medianStep > 0 ? Double(targetsPerStep) / medianStep : 0,
-            stoppedEarly: !finished, checkpoint: lastCheckpoint, losses: losses)
+            stoppedEarly: !finished, checkpoint: lastCheckpoint, losses: losses, validationAccuracy: lastAccuracy)
     }
 
     /// A prompt stop (on the signal's thread): saves the last finished step unless it is saved,
@@ -358,9 +373,10 @@ public final class Trainer {
     @discardableResult
     func evaluate() throws -> Double? {
         guard let validation else { return nil }
-        let loss = try Evaluation.validationLoss(model: model, batcher: validation, batches: config.evaluation.batches).loss
-        log.evaluation(step: state.step, loss: loss)
-        return loss
+        let result = try Evaluation.validationLoss(model: model, batcher: validation, batches: config.evaluation.batches)
+        if config.syntheticTask != nil { lastAccuracy = result.accuracy }
+        log.evaluation(step: state.step, loss: result.loss, accuracy: config.syntheticTask == nil ? nil : result.accuracy)
+        return result.loss
     }
 
     /// Saves the current state as a checkpoint and prunes old ones (rank 0; the others only

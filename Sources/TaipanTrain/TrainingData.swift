@@ -33,6 +33,13 @@ struct TrainingData {
         log: @escaping (String) -> Void
     ) throws -> TrainingData {
         let config = full.data
+        // A synthetic task needs no files: its batchers generate rows from the seed.
+        if let task = full.syntheticTask {
+            // Its content is its definition (the seed and sizes are config keys that may not change).
+            return TrainingData(
+                train: [], validation: [], tokenizer: nil, vocabularySize: task.vocabularySize, endOfText: 0, tokenizerJSON: nil,
+                contentSHA256: SHA256.hash(Array("\(task)".utf8)))
+        }
         let (trainInputs, validationInputs) = (try full.trainInputs(), try full.validationInputs())
         guard !trainInputs.isEmpty else { throw TrainError.config("data.train: no training input given") }
         let directory: String

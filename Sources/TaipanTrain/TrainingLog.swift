@@ -43,10 +43,12 @@ final class TrainingLog {
         ])
     }
 
-    func evaluation(step: Int, loss: Double) {
+    /// An evaluation; `accuracy` (the share of answers predicted, for synthetic tasks) when given.
+    func evaluation(step: Int, loss: Double, accuracy: Double? = nil) {
         let perplexity = Foundation.exp(loss)
-        print(String(format: "eval step %d | validation loss %.4f | perplexity %.2f", step, loss, perplexity))
-        record(step: step, kind: "eval", [("loss", .double(loss)), ("perplexity", .double(perplexity))])
+        print(String(format: "eval step %d | validation loss %.4f | perplexity %.2f", step, loss, perplexity)
+            + (accuracy.map { String(format: " | accuracy %.2f%%", 100 * $0) } ?? ""))
+        record(step: step, kind: "eval", [("loss", .double(loss)), ("perplexity", .double(perplexity))] + (accuracy.map { [("accuracy", .double($0))] } ?? []))
     }
 
     func sample(step: Int, prompt: String, text: String) {

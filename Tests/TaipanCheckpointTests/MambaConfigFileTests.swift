@@ -244,4 +244,21 @@ import Testing
         try Data("{\"hidden_size\": }".utf8).write(to: URL(fileURLWithPath: scratch.file("broken.json")))
         #expect(throws: CheckpointError.self) { try MambaConfig.read(contentsOf: scratch.file("broken.json")) }
     }
+
+    @Test func ltiAndUngatedModelsAreTaipanModelsThatTransformersRefusesByName() throws {
+        var config = MambaConfig(vocabSize: 16, hiddenSize: 8, stateSize: 4, layerCount: 2)
+        config.mixer = .lti
+        config.gated = false
+        let json = config.huggingFaceJSON()
+        #expect(json["model_type"] == .string("taipan_mamba") && json["ssm_mixer"] == .string("lti") && json["ssm_gate"] == .bool(false))
+        #expect(json["architectures"] == .array([.string("TaipanMambaForCausalLM")]))
+        #expect(try MambaConfig.parse(json, path: "config.json") == config)
+        // A standard model's file has none of the variant keys.
+        let standard = MambaConfig(vocabSize: 16, hiddenSize: 8, stateSize: 4, layerCount: 2).huggingFaceJSON()
+        #expect(standard["model_type"] == .string("mamba") && standard["ssm_mixer"] == nil && standard["ssm_gate"] == nil)
+        #expect(configError(#"{"model_type": "mamba", "ssm_mixer": "lti"}"#)?.description.contains("model_type") == true)
+        #expect(configError(#"{"model_type": "taipan_mamba"}"#)?.description.contains("model_type") == true)
+        #expect(configError(#"{"model_type": "taipan_mamba", "ssm_mixer": "s4"}"#)?.description.contains("ssm_mixer") == true)
+        #expect(try parse(#"{"model_type": "taipan_mamba", "ssm_gate": false}"#).gated == false)
+    }
 }

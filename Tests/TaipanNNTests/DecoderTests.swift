@@ -23,7 +23,7 @@ import TaipanTensor
     static func decodedMatrices(_ model: MambaLM) -> [Tensor] {
         [model.headWeight] + model.layers.flatMap { layer in
             let mixer = layer.mixer
-            return [mixer.inProjection.weight, mixer.xProjection.weight, mixer.timeStepProjection.weight, mixer.outProjection.weight]
+            return [mixer.inProjection.weight, mixer.xProjection!.weight, mixer.timeStepProjection!.weight, mixer.outProjection.weight]
         }
     }
 

@@ -30,12 +30,12 @@ import TaipanTensor
         }
         #expect(mixer.d.values.allSatisfy { $0 == 1 })
         // softplus(dt bias) lies in [time_step_min, time_step_max].
-        for bias in mixer.timeStepProjection.bias!.values {
+        for bias in mixer.timeStepProjection!.bias!.values {
             let step = Foundation.log1p(Foundation.exp(Double(bias)))
             #expect(step >= 0.001 * 0.999 && step <= 0.1 * 1.001)
         }
         // dt_proj weights uniform in ±rank^−½ (rank 4 → 0.5).
-        #expect(mixer.timeStepProjection.weight.values.allSatisfy { abs($0) <= 0.5 })
+        #expect(mixer.timeStepProjection!.weight.values.allSatisfy { abs($0) <= 0.5 })
         // Embeddings normal(0, initializer_range).
         let values = model.embeddings.weight.values.map(Double.init)
         let std = (values.map { $0 * $0 }.reduce(0, +) / Double(values.count)).squareRoot()
