@@ -5,7 +5,8 @@
 # manifest's tokenizer (path, SHA-256, vocabulary size, end-of-text id) is checked against the
 # file, and the first document's ids in the shards against Hugging Face `tokenizers`'
 # `encode(text)` (with the post-processor's special tokens, such as Llama's begin-of-text
-# token) followed by the end-of-text id. The text is the first MB of text-corpus.sh. Set
+# token) followed by the end-of-text id. The text is the first MB of text-corpus.sh, one
+# document a paragraph. Set
 # TAIPAN to a built taipan binary to skip the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,12 +17,21 @@ trap 'rm -rf "$work"' EXIT
 
 scripts/text-corpus.sh "$work/corpus-full.txt"
 head -c 1000000 "$work/corpus-full.txt" | iconv -f utf-8 -t utf-8 -c > "$work/corpus.txt"
+# One JSON line a document, the documents cut at blank lines.
+python3 -c '
+import json, sys
+text = open(sys.argv[1], encoding="utf-8", newline="").read()
+with open(sys.argv[2], "w", encoding="utf-8") as f:
+    for document in text.split("\n\n"):
+        if document.strip():
+            f.write(json.dumps({"text": document}) + "\n")
+' "$work/corpus.txt" "$work/corpus.jsonl"
 failed=0
 for shape in ${SHAPES:-cl100k llama3 o200k qwen2 falcon sp-metaspace sp-prepend llama2}; do
     tokenizer=Tests/Fixtures/tokenizers/$shape/tokenizer.json
     run="$work/run-$shape"
     if ! "$taipan" train configs/quickstart.toml \
-        --set "data.train=[\"$work/corpus.txt\"]" --set "data.validation=[]" --set "data.tokenizer=\"$tokenizer\"" \
+        --set "data.train=[\"$work/corpus.jsonl\"]" --set "data.validation=[]" --set "data.tokenizer=\"$tokenizer\"" \
         --set data.sequence_length=64 --set model.hidden_size=32 --set model.num_hidden_layers=1 \
         --set "train.run_dir=\"$run\"" --set train.batch_size=2 --set "train.max_steps=${STEPS:-3}" \
         --set schedule.warmup_steps=1 --set eval.interval=1000 --set eval.batches=1 --set eval.sample_tokens=8 \
@@ -29,7 +39,7 @@ for shape in ${SHAPES:-cl100k llama3 o200k qwen2 falcon sp-metaspace sp-prepend 
         echo "$shape: taipan train FAILED"; tail -n 5 "$work/$shape.log"; failed=1; continue
     fi
     losses=$(grep -o '| loss [0-9.]*' "$work/$shape.log" | cut -d' ' -f3 | tr '\n' ' ')
-    if ! "$python" - "$tokenizer" "$run/data" "$work/corpus.txt" "$shape" "$losses" <<'PY'
+    if ! "$python" - "$tokenizer" "$run/data" "$work/corpus.jsonl" "$shape" "$losses" <<'PY'
 import hashlib, json, os, struct, sys
 from tokenizers import Tokenizer
 path, data, corpus, shape, losses = sys.argv[1:6]
@@ -40,7 +50,7 @@ hf = Tokenizer.from_file(path)
 ok = recorded["sha256"] == sha and recorded["name"] == path and recorded["vocabularySize"] == hf.get_vocab_size()
 # A shard: a 64-byte header (bytes per id at offset 12), then the ids. The first document
 # is at the start of the train shard, or of the validation one when it was held out.
-first = open(corpus, encoding="utf-8", newline="").read().split("\n\n")[0]
+first = json.loads(open(corpus, encoding="utf-8").readline())["text"]
 expected = hf.encode(first).ids + [recorded["endOfText"]]
 found = False
 for entry in manifest["shards"]:
