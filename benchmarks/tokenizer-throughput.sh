@@ -7,8 +7,11 @@
 # default 32000; with NFC and without, since the library's NFC normaliser is costly), its
 # SentencePiece-style BPE (--kind sentencepiece-bpe), and the cl100k-style and Llama-2-style
 # (Prepend + Replace, byte fallback) shapes of scripts/tokenizer_shapes.py trained by the
-# library on the same corpus. Both sides are checked to give the same ids before they are
-# timed. Set TAIPAN to a built taipan binary to skip the build.
+# library on the same corpus, and llama3 and llama2: those shapes with the begin-of-text
+# TemplateProcessing of the released files. TOKENIZERS picks some (default: all but llama3
+# and llama2). Both sides are checked to give the same ids (with special tokens, as
+# encode(text) gives them) before they are timed. Set TAIPAN to a built taipan binary to skip
+# the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=$(scripts/tokenizers-venv.sh)
@@ -19,10 +22,19 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 scripts/text-corpus.sh "$work/corpus.txt"
-"$taipan" tokenizer train --vocab-size "${VOCAB_SIZE:-32000}" --out "$work/trained" "$work/corpus.txt" >/dev/null
-"$taipan" tokenizer train --vocab-size "${VOCAB_SIZE:-32000}" --no-nfc --out "$work/trained-no-nfc" "$work/corpus.txt" >/dev/null
-"$taipan" tokenizer train --kind sentencepiece-bpe --vocab-size "${VOCAB_SIZE:-32000}" --out "$work/trained-sentencepiece" "$work/corpus.txt" >/dev/null
-for shape in cl100k sp-prepend; do
+names=${TOKENIZERS:-fixture trained trained-no-nfc trained-sentencepiece cl100k sp-prepend}
+wanted() { case " $names " in *" $1 "*) return 0;; *) return 1;; esac; }
+if wanted trained; then
+    "$taipan" tokenizer train --vocab-size "${VOCAB_SIZE:-32000}" --out "$work/trained" "$work/corpus.txt" >/dev/null
+fi
+if wanted trained-no-nfc; then
+    "$taipan" tokenizer train --vocab-size "${VOCAB_SIZE:-32000}" --no-nfc --out "$work/trained-no-nfc" "$work/corpus.txt" >/dev/null
+fi
+if wanted trained-sentencepiece; then
+    "$taipan" tokenizer train --kind sentencepiece-bpe --vocab-size "${VOCAB_SIZE:-32000}" --out "$work/trained-sentencepiece" "$work/corpus.txt" >/dev/null
+fi
+for shape in cl100k sp-prepend llama3 llama2; do
+    wanted "$shape" || continue
     mkdir -p "$work/$shape"
     PYTHONPATH=scripts "$python" -c '
 import sys, tokenizer_shapes
@@ -61,7 +73,7 @@ taipan_rate() {
 
 echo "corpus: $(du -m "$work/corpus.txt" | cut -f1) MB, $cores cores, median of $runs runs, MB/s"
 printf '%-28s %10s %10s %7s %10s %10s %7s\n' tokenizer "hf 1t" "taipan 1t" ratio "hf ${cores}t" "taipan ${cores}t" ratio
-for name in ${TOKENIZERS:-fixture trained trained-no-nfc trained-sentencepiece cl100k sp-prepend}; do
+for name in $names; do
     if [ "$name" = fixture ]; then path=Tests/Fixtures/tokenizer/tokenizer.json; else path="$work/$name/tokenizer.json"; fi
     hf1=$(RAYON_NUM_THREADS=1 hf_rate "$path")
     hfn=$(hf_rate "$path")

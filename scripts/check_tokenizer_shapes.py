@@ -1,5 +1,6 @@
-"""check_tokenizer_shapes.py WORK TAIPAN VOCAB — compares `taipan tokenize` (ids, and --decode
-of the library's ids) with Hugging Face `tokenizers` on WORK/corpus.txt and
+"""check_tokenizer_shapes.py WORK TAIPAN VOCAB — compares `taipan tokenize` (ids with and
+without special tokens, and --decode of the library's ids with the special tokens' text and
+without) with Hugging Face `tokenizers` on WORK/corpus.txt and
 WORK/multilingual.txt for: the committed fixture of each shape, each shape trained by the
 library on WORK/python.txt with VOCAB ids, and the tokenizers taipan trained into
 WORK/taipan-*. Prints one line per tokenizer and text; exits 1 when anything differs."""
@@ -27,26 +28,32 @@ for kind in ["byte-level", "sentencepiece-bpe"]:
 
 texts = {name: open(f"{work}/{name}.txt", encoding="utf-8", newline="").read() for name in ["corpus", "multilingual"]}
 failed = False
-print(f"{'tokenizer':48} {'text':13} {'tokens':>9}  ids        decoding")
+print(f"{'tokenizer':48} {'text':13} {'special':8} {'tokens':>9}  ids        decoding")
 for name, path in tokenizers:
     hf = Tokenizer.from_file(path)
     for text_name, text in texts.items():
-        expected = hf.encode(text, add_special_tokens=False).ids
-        ours = subprocess.run([taipan, "tokenize", "--tokenizer", path, f"{work}/{text_name}.txt"],
-                              capture_output=True, check=True).stdout.split()
-        ours = [int(x) for x in ours]
-        ids_ok = ours == expected
-        if not ids_ok:
-            at = next((i for i, (a, b) in enumerate(zip(ours, expected)) if a != b), min(len(ours), len(expected)))
-            ids_note = f"DIFFER at {at}: taipan {ours[at:at + 6]} tokenizers {expected[at:at + 6]}"
-        else:
-            ids_note = "identical"
-        with open(f"{work}/ids.txt", "w") as f:
-            f.write(" ".join(map(str, expected)))
-        decoded = subprocess.run([taipan, "tokenize", "--tokenizer", path, "--decode", f"{work}/ids.txt"],
-                                 capture_output=True, check=True).stdout.decode("utf-8", "surrogateescape")
-        decode_ok = decoded == hf.decode(expected, skip_special_tokens=False)
-        failed |= not (ids_ok and decode_ok)
-        print(f"{name:48} {text_name:13} {len(expected):9}  {ids_note:10} {'identical' if decode_ok else 'DIFFERS'}")
+        for special in [False, True]:
+            expected = hf.encode(text, add_special_tokens=special).ids
+            flag = [] if special else ["--no-add-special-tokens"]
+            ours = subprocess.run([taipan, "tokenize", "--tokenizer", path, *flag, f"{work}/{text_name}.txt"],
+                                  capture_output=True, check=True).stdout.split()
+            ours = [int(x) for x in ours]
+            ids_ok = ours == expected
+            if not ids_ok:
+                at = next((i for i, (a, b) in enumerate(zip(ours, expected)) if a != b), min(len(ours), len(expected)))
+                ids_note = f"DIFFER at {at}: taipan {ours[at:at + 6]} tokenizers {expected[at:at + 6]}"
+            else:
+                ids_note = "identical"
+            with open(f"{work}/ids.txt", "w") as f:
+                f.write(" ".join(map(str, expected)))
+            # With special tokens added, decode them both ways (skip_special_tokens True and False).
+            decode_ok = True
+            for skip in [False, True] if special else [False]:
+                decoded = subprocess.run(
+                    [taipan, "tokenize", "--tokenizer", path, "--decode", *(["--skip-special-tokens"] if skip else []), f"{work}/ids.txt"],
+                    capture_output=True, check=True).stdout.decode("utf-8", "surrogateescape")
+                decode_ok &= decoded == hf.decode(expected, skip_special_tokens=skip)
+            failed |= not (ids_ok and decode_ok)
+            print(f"{name:48} {text_name:13} {'added' if special else 'none':8} {len(expected):9}  {ids_note:10} {'identical' if decode_ok else 'DIFFERS'}")
 print("check-tokenizer-shapes: " + ("FAILED" if failed else "OK"))
 sys.exit(1 if failed else 0)

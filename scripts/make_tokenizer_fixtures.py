@@ -1,19 +1,22 @@
 """make_tokenizer_fixtures.py WORK OUT — trains a small tokenizer of every shape in
 tokenizer_shapes.py with Hugging Face `tokenizers` on WORK/train.txt and writes, under OUT,
 SHAPE/tokenizer.json and SHAPE/expected.json (the library's ids and decoded string for each
-tricky text; null where the library panics), and variants.json: the same vocabularies behind other components (every Split
+tricky text, null where the library panics; and, with special tokens added, the ids, the ids
+of the text paired with PAIR, and the decoding of the ids with and without the special
+tokens' text), and variants.json: the same vocabularies behind other components (every Split
 behavior, inverted or not, a pattern no scanner knows, Metaspace's prepend schemes, more
 normalisers), each with its expected ids and decoded strings."""
 import json
 import os
 import sys
 
-from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
+from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 
 import tokenizer_shapes as shapes
 
 work, out = sys.argv[1], sys.argv[2]
 VOCAB = 1200
+PAIR = "And a second text."
 
 
 def texts(special):
@@ -40,16 +43,25 @@ def texts(special):
     return cases
 
 
+def decode(tokenizer, ids, skip):
+    try:
+        return tokenizer.decode(ids, skip_special_tokens=skip)
+    except BaseException:  # the library's Strip decoder panics on an empty string: no expectation
+        return None
+
+
 def expected(tokenizer_json, cases):
     tokenizer = Tokenizer.from_str(tokenizer_json)
     result = []
     for text in cases:
         ids = tokenizer.encode(text, add_special_tokens=False).ids
-        try:
-            decoded = tokenizer.decode(ids, skip_special_tokens=False)
-        except BaseException:  # the library's Strip decoder panics on an empty string: no expectation
-            decoded = None
-        result.append({"text": text, "ids": ids, "decoded": decoded})
+        special = tokenizer.encode(text).ids
+        result.append({"text": text, "ids": ids, "decoded": decode(tokenizer, ids, False),
+                       "idsWithSpecialTokens": special,
+                       "pairIdsWithSpecialTokens": tokenizer.encode(text, PAIR).ids,
+                       "pairIds": tokenizer.encode(text, PAIR, add_special_tokens=False).ids,
+                       "decodedWithSpecialTokens": decode(tokenizer, special, False),
+                       "decodedSkippingSpecialTokens": decode(tokenizer, special, True)})
     return result
 
 
@@ -127,6 +139,14 @@ variant("bpe-options", "fused unknown", model={"fuse_unk": True})
 variant("qwen2", "NFKC and lowercase", normalizer=shapes.component(normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])))
 variant("qwen2", "strip left, replace regex", normalizer=shapes.component(normalizers.Sequence([
     normalizers.Strip(left=True, right=False), normalizers.Replace(Regex(r"\s+"), " ")])))
+variant("llama2", "begin and end of text", post_processor=shapes.begin_of_text("<s>", eos="</s>")(
+    Tokenizer.from_str(trained["llama2"])))
+variant("cl100k", "roberta processing", post_processor=shapes.component(
+    processors.RobertaProcessing(("<|fim_prefix|>", 1), ("<|endoftext|>", 0))))
+variant("cl100k", "bert processing", post_processor=shapes.component(
+    processors.BertProcessing(("<|fim_prefix|>", 1), ("<|endoftext|>", 0))))
+variant("cl100k", "template with B before A", post_processor=shapes.component(processors.TemplateProcessing(
+    single="$A <|endoftext|>", pair="<|fim_prefix|> $B:1 <|endoftext|> $A", special_tokens=[("<|endoftext|>", 0), ("<|fim_prefix|>", 1)])))
 variant("sp-prepend", "strip decoder both ends", decoder=shapes.component(decoders.Sequence([
     decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Strip(" ", 2, 1)])))
 write(f"{out}/variants.json", variants)

@@ -2,11 +2,12 @@
 Hugging Face `tokenizers`: byte-level BPE behind a Split regex (cl100k / Llama-3 / OLMo-2,
 o200k, Qwen-2), Falcon's Punctuation/ByteLevel/Digits/three-digit Split sequence, and
 SentencePiece-style BPE with byte fallback (the Metaspace pre-tokenizer, or the
-Prepend + Replace normaliser of Llama-2's converted tokenizer). Shared by
+Prepend + Replace normaliser of Llama-2's converted tokenizer); llama3 and llama2 carry the
+TemplateProcessing post-processor of the released files (a begin-of-text token). Shared by
 make_tokenizer_fixtures.py and check_tokenizer_shapes.py."""
 import json
 
-from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 # The Split patterns as released tokenizer.json files spell them.
 CL100K = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
@@ -33,7 +34,7 @@ def split_then_byte_level(pattern):
     ])
 
 
-def byte_level_shape(pre_tokenizer, specials, normalizer=None, ignore_merges=False):
+def byte_level_shape(pre_tokenizer, specials, normalizer=None, ignore_merges=False, components=None):
     tokenizer = Tokenizer(models.BPE(ignore_merges=ignore_merges))
     if normalizer is not None:
         tokenizer.normalizer = normalizer
@@ -42,7 +43,7 @@ def byte_level_shape(pre_tokenizer, specials, normalizer=None, ignore_merges=Fal
     trainer = lambda vocab: trainers.BpeTrainer(
         vocab_size=vocab, special_tokens=specials, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    return tokenizer, trainer, None
+    return tokenizer, trainer, components
 
 
 def sentencepiece_shape(components):
@@ -70,6 +71,9 @@ def bpe_options_shape():
 def component(value):
     """A component's JSON, as tokenizers writes it."""
     holder = Tokenizer(models.BPE())
+    if isinstance(value, processors.PostProcessor):
+        holder.post_processor = value
+        return json.loads(holder.to_str())["post_processor"]
     if isinstance(value, pre_tokenizers.PreTokenizer):
         holder.pre_tokenizer = value
         return json.loads(holder.to_str())["pre_tokenizer"]
@@ -80,21 +84,37 @@ def component(value):
     return json.loads(holder.to_str())["decoder"]
 
 
+def begin_of_text(bos, byte_level=False, eos=None):
+    """Llama's post-processor: `bos` before each text (and `eos` after it, as some files
+    have), behind a ByteLevel one for byte-level files (Llama-3, OLMo-2)."""
+    single = f"{bos} $A" + (f" {eos}" if eos else "")
+    pair = single + f" {bos}:1 $B:1" + (f" {eos}:1" if eos else "")
+    def make(tokenizer):
+        specials = [(bos, tokenizer.token_to_id(bos))] + ([(eos, tokenizer.token_to_id(eos))] if eos else [])
+        template = processors.TemplateProcessing(single=single, pair=pair, special_tokens=specials)
+        if byte_level:
+            return component(processors.Sequence([processors.ByteLevel(trim_offsets=False), template]))
+        return component(template)
+    return make
+
+
 SP_METASPACE = {
-    "decoder": lambda: component(decoders.Sequence([
+    "decoder": lambda _: component(decoders.Sequence([
         decoders.ByteFallback(), decoders.Metaspace(replacement="▁", prepend_scheme="first"), decoders.Fuse()])),
 }
 SP_PREPEND = {
-    "normalizer": lambda: component(normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])),
-    "pre_tokenizer": lambda: None,
-    "decoder": lambda: component(decoders.Sequence([
+    "normalizer": lambda _: component(normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])),
+    "pre_tokenizer": lambda _: None,
+    "decoder": lambda _: component(decoders.Sequence([
         decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)])),
 }
+LLAMA2 = dict(SP_PREPEND, post_processor=begin_of_text("<s>"))
 
 SHAPES = {
     "cl100k": lambda: byte_level_shape(split_then_byte_level(CL100K), ["<|endoftext|>", "<|fim_prefix|>"]),
     "llama3": lambda: byte_level_shape(
-        split_then_byte_level(CL100K), ["<|begin_of_text|>", "<|end_of_text|>"], ignore_merges=True),
+        split_then_byte_level(CL100K), ["<|begin_of_text|>", "<|end_of_text|>"], ignore_merges=True,
+        components={"post_processor": begin_of_text("<|begin_of_text|>", byte_level=True)}),
     "o200k": lambda: byte_level_shape(split_then_byte_level(O200K), ["<|endoftext|>", "<|endofprompt|>"]),
     "qwen2": lambda: byte_level_shape(
         split_then_byte_level(QWEN2), ["<|endoftext|>", "<|im_start|>"], normalizer=normalizers.NFC()),
@@ -106,6 +126,7 @@ SHAPES = {
     ]), [">>TITLE<<", "<|endoftext|>"]),
     "sp-metaspace": lambda: sentencepiece_shape(SP_METASPACE),
     "sp-prepend": lambda: sentencepiece_shape(SP_PREPEND),
+    "llama2": lambda: sentencepiece_shape(LLAMA2),
     "bpe-options": bpe_options_shape,
 }
 
@@ -118,7 +139,7 @@ def train(shape, texts, vocab_size):
     # SentencePiece's byte tokens are ordinary vocabulary entries, not added tokens.
     data["added_tokens"] = [t for t in data["added_tokens"] if t["content"] not in BYTE_TOKENS]
     for key, make in (components or {}).items():
-        data[key] = make()
+        data[key] = make(tokenizer)
     text = json.dumps(data, ensure_ascii=False)
     Tokenizer.from_str(text)  # the library loads what it is given
     return text

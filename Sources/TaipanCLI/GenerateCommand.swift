@@ -2,7 +2,9 @@
 // seeded sampling. A text prompt's continuation streams to standard output as it is decoded,
 // token by token (in whole characters); a prompt of ids prints the ids of prompt and
 // continuation on one line, as scripts read them, and the text after it when a tokenizer is
-// given. A model directory holding a `tokenizer.json` (as training checkpoints do) needs no
+// given. A text prompt gets the tokenizer's special tokens (Llama's begin-of-text token), and
+// the text printed leaves special tokens out, as the Hugging Face text-generation pipeline
+// does. A model directory holding a `tokenizer.json` (as training checkpoints do) needs no
 // --tokenizer.
 
 import ArgumentParser
@@ -61,10 +63,10 @@ struct GenerateCommand: ParsableCommand {
         guard ids == nil, let textTokenizer else {
             let generated = try network.generate(prompt: promptIds, options: options, weights: weights, generator: &generator)
             write((promptIds + generated).map(String.init).joined(separator: ",") + "\n")
-            if let textTokenizer { write(try textTokenizer.decode(promptIds + generated) + "\n") }
+            if let textTokenizer { write(try textTokenizer.decode(promptIds + generated, skipSpecialTokens: true) + "\n") }
             return
         }
-        var stream = StreamingDecoder(tokenizer: textTokenizer)
+        var stream = StreamingDecoder(tokenizer: textTokenizer, skipSpecialTokens: true)
         write(try stream.append(promptIds))
         // The callback cannot throw: the first decoding error stops the printing and is thrown after.
         var failure: (any Error)?

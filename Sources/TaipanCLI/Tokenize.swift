@@ -13,6 +13,12 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Read token ids (separated by whitespace) and print the text they stand for.")
     var decode = false
 
+    @Flag(inversion: .prefixedNo, help: "Encoding: put the post-processor's special tokens (Llama's begin-of-text token) around the ids, as Hugging Face encode(text) does.")
+    var addSpecialTokens = true
+
+    @Flag(help: "Decoding: leave the special tokens' text out (Hugging Face skip_special_tokens).")
+    var skipSpecialTokens = false
+
     @Argument(help: "The input file (standard input when left out).")
     var file: String?
 
@@ -31,13 +37,13 @@ struct Tokenize: ParsableCommand {
             }
             let decoded: String
             do {
-                decoded = try tokenizer.decode(ids)
+                decoded = try tokenizer.decode(ids, skipSpecialTokens: skipSpecialTokens)
             } catch {
                 throw InputError(description: "\(file ?? "standard input"): \(error)")
             }
             FileHandle.standardOutput.write(Data(decoded.utf8))
         } else {
-            let ids = tokenizer.encode(text)
+            let ids = tokenizer.encode(text, addSpecialTokens: addSpecialTokens)
             print(ids.map(String.init).joined(separator: " "))
         }
     }

@@ -2,7 +2,9 @@
 //
 // Records are read in input order into batches; each batch is decoded and tokenised on all
 // cores, then written in input order, so the output does not depend on the thread count.
-// Every document is followed by the end-of-text id; an example of prompt/completion data is
+// Every document is followed by the end-of-text id, and comes after the special tokens the
+// tokenizer's post-processor puts first (Llama's begin-of-text token; Tokenizer.encodeDocument);
+// an example of prompt/completion data is
 // its prompt's ids, its completion's ids (each text tokenised on its own, so the boundary is a
 // token boundary) and the end-of-text id, in a version 2 shard that marks which ids the loss
 // counts (TokenShard.swift). Shards go to `NAME.bin.tmp`, are
@@ -389,11 +391,10 @@ struct PrepareRun {
                         let decoded = decoder.decode(record, format: formats[input], plainTextSource: sources[input])
                         switch decoded {
                         case .document(let document):
-                            results[index] = .tokens(tokenizer.encode(document.text) + [endOfText], promptCount: 0, source: document.source)
+                            results[index] = .tokens(tokenizer.encodeDocument(document.text, endOfText: endOfText), promptCount: 0, source: document.source)
                         case .example(let example):
-                            let prompt = tokenizer.encode(example.prompt)
-                            results[index] = .tokens(
-                                prompt + tokenizer.encode(example.completion) + [endOfText], promptCount: prompt.count, source: example.source)
+                            let (ids, promptCount) = tokenizer.encodeExample(prompt: example.prompt, completion: example.completion, endOfText: endOfText)
+                            results[index] = .tokens(ids, promptCount: promptCount, source: example.source)
                         default:
                             results[index] = .other(decoded)
                         }

@@ -13,20 +13,23 @@ import TaipanTokenizers
 /// Decodes ids as they arrive into text given out in complete characters.
 public struct StreamingDecoder {
     public let tokenizer: any Tokenizer
+    /// Whether the special tokens' text is left out (Hugging Face `skip_special_tokens`).
+    public let skipSpecialTokens: Bool
     /// Every id so far.
     public private(set) var ids: [Int32] = []
     /// The UTF-8 bytes of the decoded text given out so far.
     private var given = 0
 
-    public init(tokenizer: any Tokenizer) {
+    public init(tokenizer: any Tokenizer, skipSpecialTokens: Bool = false) {
         self.tokenizer = tokenizer
+        self.skipSpecialTokens = skipSpecialTokens
     }
 
     /// Adds `newIds` and returns the text that they complete: everything new up to the last
     /// complete character (possibly nothing). Throws for an id outside the vocabulary.
     public mutating func append(_ newIds: [Int32]) throws -> String {
         ids += newIds
-        let bytes = Array(try tokenizer.decode(ids).utf8)
+        let bytes = Array(try tokenizer.decode(ids, skipSpecialTokens: skipSpecialTokens).utf8)
         // An unfinished character decodes to U+FFFD (EF BF BD) at the end: hold such a run
         // back until a later id completes it (or shows it was invalid bytes after all).
         var end = bytes.count
@@ -36,7 +39,7 @@ public struct StreamingDecoder {
 
     /// Returns the text not given out yet, an unfinished character included (as U+FFFD).
     public mutating func finish() throws -> String {
-        let bytes = Array(try tokenizer.decode(ids).utf8)
+        let bytes = Array(try tokenizer.decode(ids, skipSpecialTokens: skipSpecialTokens).utf8)
         return take(bytes, upTo: bytes.count)
     }
 

@@ -1,7 +1,8 @@
 // BPETokenizer.swift — a BPE tokenizer loaded from a Hugging Face `tokenizer.json`, giving the
 // ids of the `tokenizers` library id for id: text is cut into added tokens and words
-// (WordSplitter.swift) and each word goes through the BPE model (BPEModel.swift). Decoding
-// runs the decoders (Decoders.swift) over the ids' token strings.
+// (WordSplitter.swift), each word goes through the BPE model (BPEModel.swift), and the
+// post-processor's special tokens go around the ids when asked for (PostProcessors.swift).
+// Decoding runs the decoders (Decoders.swift) over the ids' token strings.
 
 import Foundation
 
@@ -11,10 +12,15 @@ public struct BPETokenizer: Tokenizer {
     public let vocabularySize: Int
     public let endOfText: Int32?
     public let specialTokens: [String: Int32]
+    public let specialTokensAround: (before: [Int32], after: [Int32])
 
     private let model: BPEModel
     private let splitter: WordSplitter
     private let decoder: TokenDecoder?
+    /// The post-processor's templates; nil when it adds no tokens.
+    private let template: SpecialTokenTemplate?
+    /// Whether each id is a special added token (left out by `skipSpecialTokens`).
+    private let isSpecial: [Bool]
     /// The string each id stands for as the decoders see it (`nil` for ids that are not in the
     /// vocabulary).
     private let tokenStrings: [String?]
@@ -56,6 +62,19 @@ public struct BPETokenizer: Tokenizer {
         var special: [String: Int32] = [:]
         for token in addedTokens where token.special { special[token.content] = token.id }
         specialTokens = special
+        var specialIds = [Bool](repeating: false, count: size)
+        for id in special.values { specialIds[Int(id)] = true }
+        isSpecial = specialIds
+
+        do {
+            template = try file.postProcessor?.specialTokenTemplate(key: "post_processor")
+        } catch {
+            throw TokenizerError.invalidFile(path: path, reason: "key '\(error.key)' \(error.reason)")
+        }
+        for id in template?.ids ?? [] where Int(id) >= size || strings[Int(id)] == nil {
+            throw TokenizerError.invalidFile(path: path, reason: "key 'post_processor' adds id \(id), which is not a token of the vocabulary or added_tokens")
+        }
+        specialTokensAround = template?.around ?? ([], [])
         endOfText = Self.endOfTextNames.lazy.compactMap { name in
             addedTokens.first { $0.content == name }?.id ?? file.vocabulary[name]
         }.first
@@ -97,7 +116,22 @@ public struct BPETokenizer: Tokenizer {
         return order.compactMap { tokensById[$0] }
     }
 
-    public func encode(_ text: String) -> [Int32] {
+    public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] {
+        let ids = encodeText(text)
+        guard let template, addSpecialTokens else { return ids }
+        return template.apply([ids], addSpecialTokens: true)
+    }
+
+    /// Encodes a pair of texts (`encode((first, second))` of Hugging Face), in the
+    /// post-processor's pair template; without one, the ids of `first` then of `second`.
+    public func encode(_ first: String, pair second: String, addSpecialTokens: Bool = true) -> [Int32] {
+        let sequences = [encodeText(first), encodeText(second)]
+        guard let template else { return sequences[0] + sequences[1] }
+        return template.apply(sequences, addSpecialTokens: addSpecialTokens)
+    }
+
+    /// The ids of `text` alone.
+    private func encodeText(_ text: String) -> [Int32] {
         var text = text
         var ids: [Int32] = []
         ids.reserveCapacity(text.utf8.count / 3 + 1)
@@ -114,10 +148,11 @@ public struct BPETokenizer: Tokenizer {
         return ids
     }
 
-    public func decode(_ ids: [Int32]) throws -> String {
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool) throws -> String {
         for id in ids where id < 0 || Int(id) >= tokenStrings.count || tokenStrings[Int(id)] == nil {
             throw TokenizerError.unknownId(id, vocabularySize: vocabularySize)
         }
+        let ids = skipSpecialTokens ? ids.filter { !isSpecial[Int($0)] } : ids
         if let decodedBytes {
             var bytes: [UInt8] = []
             bytes.reserveCapacity(ids.count * 4)

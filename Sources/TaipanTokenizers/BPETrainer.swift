@@ -69,7 +69,8 @@ public struct BPETrainer: Sendable {
             return TokenizerFile(
                 vocabulary: vocabulary, merges: merges, addedTokens: added,
                 normalizer: normalizesNFC ? .nfc : nil,
-                preTokenizer: .byteLevel(addPrefixSpace: addPrefixSpace, useRegex: true), decoder: .byteLevel)
+                preTokenizer: .byteLevel(addPrefixSpace: addPrefixSpace, useRegex: true), decoder: .byteLevel,
+                postProcessor: .byteLevel)
         case .sentencePiece:
             return TokenizerFile(
                 vocabulary: vocabulary, merges: merges, addedTokens: added,

@@ -9,15 +9,16 @@ public struct ByteTokenizer: Tokenizer {
     public var endOfText: Int32? { 256 }
     public var specialTokens: [String: Int32] { ["<|endoftext|>": 256] }
 
-    public func encode(_ text: String) -> [Int32] { text.utf8.map { Int32($0) } }
+    /// The text's bytes (there is no post-processor: `addSpecialTokens` changes nothing).
+    public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] { text.utf8.map { Int32($0) } }
 
-    public func decode(_ ids: [Int32]) throws -> String {
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool) throws -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(ids.count)
         for id in ids {
             switch id {
             case 0..<256: bytes.append(UInt8(id))
-            case 256: bytes.append(contentsOf: Array("<|endoftext|>".utf8))
+            case 256: if !skipSpecialTokens { bytes.append(contentsOf: Array("<|endoftext|>".utf8)) }
             default: throw TokenizerError.unknownId(id, vocabularySize: vocabularySize)
             }
         }

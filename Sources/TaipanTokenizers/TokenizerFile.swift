@@ -2,8 +2,9 @@
 // (`tokenizer.json`, format version 1.0) for BPE models: the vocab and merges with their
 // options (`unk_token`, `fuse_unk`, `byte_fallback`, `ignore_merges`,
 // `continuing_subword_prefix`, `end_of_word_suffix`), `added_tokens`, and the normalizer,
-// pre-tokenizer and decoder components this package runs (Normalizers.swift,
-// PreTokenizers.swift, Decoders.swift). Anything else is refused with the key that holds it.
+// pre-tokenizer, post-processor and decoder components this package runs (Normalizers.swift,
+// PreTokenizers.swift, PostProcessors.swift, Decoders.swift). Anything else is refused with
+// the key that holds it.
 
 import Foundation
 
@@ -31,6 +32,8 @@ public struct TokenizerFile: Sendable, Equatable {
     public var preTokenizer: PreTokenizer?
     /// `decoder`.
     public var decoder: TokenDecoder?
+    /// `post_processor`: the special tokens `encode` adds around a text (Llama's BOS).
+    public var postProcessor: PostProcessor?
     /// `model.ignore_merges`: words found whole in the vocabulary skip the merges.
     public var ignoreMerges: Bool
     /// `model.unk_token`, stood in for characters missing from the vocabulary.
@@ -49,7 +52,7 @@ public struct TokenizerFile: Sendable, Equatable {
         normalizer: Normalizer? = nil, preTokenizer: PreTokenizer? = .byteLevel(addPrefixSpace: false, useRegex: true),
         decoder: TokenDecoder? = .byteLevel, ignoreMerges: Bool = false, unknownToken: String? = nil,
         fuseUnknown: Bool = false, byteFallback: Bool = false, continuingSubwordPrefix: String? = nil,
-        endOfWordSuffix: String? = nil
+        endOfWordSuffix: String? = nil, postProcessor: PostProcessor? = nil
     ) {
         self.vocabulary = vocabulary
         self.merges = merges
@@ -63,6 +66,7 @@ public struct TokenizerFile: Sendable, Equatable {
         self.byteFallback = byteFallback
         self.continuingSubwordPrefix = continuingSubwordPrefix
         self.endOfWordSuffix = endOfWordSuffix
+        self.postProcessor = postProcessor
     }
 
     /// Reads `path`; throws `TokenizerError.invalidFile` naming the file and the key at fault.
@@ -104,7 +108,7 @@ public struct TokenizerFile: Sendable, Equatable {
         normalizer = try reader.normalizer(top["normalizer"], key: "normalizer")
         preTokenizer = try reader.preTokenizer(top["pre_tokenizer"], key: "pre_tokenizer")
         decoder = try reader.decoder(top["decoder"], key: "decoder")
-        try reader.postProcessor(top["post_processor"], key: "post_processor")
+        postProcessor = try reader.postProcessor(top["post_processor"], key: "post_processor")
 
         if !Reader.isNull(model["dropout"]), (model["dropout"] as? Double) != 0 {
             throw reader.error("key 'model.dropout' is set; BPE dropout is not supported")
@@ -188,8 +192,7 @@ public struct TokenizerFile: Sendable, Equatable {
         out += addedTokens.isEmpty ? "],\n" : "\n  ],\n"
         out += "  \"normalizer\": " + (normalizer.map(Self.json) ?? "null") + ",\n"
         out += "  \"pre_tokenizer\": " + (preTokenizer.map(Self.json) ?? "null") + ",\n"
-        let byteLevel = preTokenizer?.producesByteLevel == true
-        out += "  \"post_processor\": " + (byteLevel ? Self.json(PreTokenizer.byteLevel(addPrefixSpace: false, useRegex: true)) : "null") + ",\n"
+        out += "  \"post_processor\": " + (postProcessor.map(Self.json) ?? "null") + ",\n"
         out += "  \"decoder\": " + (decoder.map(Self.json) ?? "null") + ",\n"
         out += "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n"
         out += "    \"unk_token\": \(unknownToken.map(Self.quote) ?? "null"),\n"
@@ -241,6 +244,36 @@ public struct TokenizerFile: Sendable, Equatable {
             return "{\"type\": \"Metaspace\", \"replacement\": \(quote(String(replacement))), \"prepend_scheme\": \"\(scheme.rawValue)\", \"split\": \(split)}"
         case .byteLevel(let addPrefixSpace, let useRegex):
             return "{\"type\": \"ByteLevel\", \"add_prefix_space\": \(addPrefixSpace), \"trim_offsets\": true, \"use_regex\": \(useRegex)}"
+        }
+    }
+
+    static func json(_ processor: PostProcessor) -> String {
+        func token(_ named: NamedTokenId) -> String { "[\(quote(named.token)), \(named.id)]" }
+        func template(_ pieces: [TemplatePiece]) -> String {
+            "[" + pieces.map { piece in
+                switch piece {
+                case .sequence(let index, let typeId):
+                    return "{\"Sequence\": {\"id\": \"\(index == 0 ? "A" : "B")\", \"type_id\": \(typeId)}}"
+                case .specialToken(let name, let typeId):
+                    return "{\"SpecialToken\": {\"id\": \(quote(name)), \"type_id\": \(typeId)}}"
+                }
+            }.joined(separator: ", ") + "]"
+        }
+        switch processor {
+        case .sequence(let inner):
+            return "{\"type\": \"Sequence\", \"processors\": [\(inner.map(json).joined(separator: ", "))]}"
+        case .byteLevel: return json(PreTokenizer.byteLevel(addPrefixSpace: false, useRegex: true))
+        case .template(let single, let pair, let specialTokens):
+            let tokens = specialTokens.map { token in
+                "\(quote(token.id)): {\"id\": \(quote(token.id)), \"ids\": [\(token.ids.map(String.init).joined(separator: ", "))], "
+                    + "\"tokens\": [\(token.tokens.map(quote).joined(separator: ", "))]}"
+            }
+            return "{\"type\": \"TemplateProcessing\", \"single\": \(template(single)), \"pair\": \(template(pair)), "
+                + "\"special_tokens\": {\(tokens.joined(separator: ", "))}}"
+        case .roberta(let cls, let sep):
+            return "{\"type\": \"RobertaProcessing\", \"sep\": \(token(sep)), \"cls\": \(token(cls)), \"trim_offsets\": true, \"add_prefix_space\": true}"
+        case .bert(let cls, let sep):
+            return "{\"type\": \"BertProcessing\", \"sep\": \(token(sep)), \"cls\": \(token(cls))}"
         }
     }
 
@@ -474,16 +507,80 @@ private struct Reader {
         }
     }
 
-    /// A post-processor changes no ids of `encode` only when it is `ByteLevel` (offsets only).
-    func postProcessor(_ value: Any?, key: String) throws {
-        guard let (fields, type) = try component(value, key: key) else { return }
-        if type == "ByteLevel" { return }
-        if type == "Sequence" {
-            for (index, item) in try list(fields, "processors", key: key).enumerated() {
-                try postProcessor(item, key: "\(key).processors[\(index)]")
+    /// `post_processor`: `ByteLevel` (offsets only), the token-adding `TemplateProcessing`,
+    /// `RobertaProcessing` and `BertProcessing`, and a `Sequence` of these with at most one
+    /// that adds tokens.
+    func postProcessor(_ value: Any?, key: String) throws -> PostProcessor? {
+        guard let (fields, type) = try component(value, key: key) else { return nil }
+        let processor: PostProcessor
+        switch type {
+        case "ByteLevel": processor = .byteLevel
+        case "Sequence":
+            processor = .sequence(try members(fields, "processors", key: key) { try postProcessor($0, key: $1) })
+        case "TemplateProcessing":
+            var specialTokens: [TemplateSpecialToken] = []
+            if !Reader.isNull(fields["special_tokens"]) {
+                guard let entries = fields["special_tokens"] as? [String: Any] else {
+                    throw error("key '\(key).special_tokens' is not an object")
+                }
+                for name in entries.keys.sorted() {
+                    let entryKey = "\(key).special_tokens[\(Reader.quote(name))]"
+                    guard let entry = entries[name] as? [String: Any] else { throw error("key '\(entryKey)' is not an object") }
+                    let ids = try list(entry, "ids", key: entryKey).enumerated().map { index, value in
+                        try id(value, key: "\(entryKey).ids[\(index)]")
+                    }
+                    let tokens = try list(entry, "tokens", key: entryKey).enumerated().map { index, value in
+                        try string(value, key: "\(entryKey).tokens[\(index)]")
+                    }
+                    guard ids.count == tokens.count else { throw error("key '\(entryKey)': 'ids' and 'tokens' differ in length") }
+                    let tokenId = Reader.isNull(entry["id"]) ? name : try string(entry["id"], key: entryKey + ".id")
+                    specialTokens.append(TemplateSpecialToken(id: tokenId, ids: ids, tokens: tokens))
+                }
             }
-            return
+            processor = .template(
+                single: try template(fields["single"], key: key + ".single"),
+                pair: Reader.isNull(fields["pair"]) ? [] : try template(fields["pair"], key: key + ".pair"),
+                specialTokens: specialTokens)
+        case "RobertaProcessing", "BertProcessing":
+            let cls = try namedId(fields["cls"], key: key + ".cls"), sep = try namedId(fields["sep"], key: key + ".sep")
+            processor = type == "BertProcessing" ? .bert(cls: cls, sep: sep) : .roberta(cls: cls, sep: sep)
+        default:
+            throw unsupported(type, key: key, supported: "ByteLevel, TemplateProcessing, RobertaProcessing, BertProcessing, Sequence")
         }
-        throw unsupported(type, key: key, supported: "ByteLevel (a post-processor that adds tokens is not supported)")
+        do {
+            _ = try processor.specialTokenTemplate(key: key)
+        } catch {
+            throw self.error("key '\(error.key)' \(error.reason)")
+        }
+        return processor
+    }
+
+    /// A template: `[{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}]`.
+    private func template(_ value: Any?, key: String) throws -> [TemplatePiece] {
+        guard let pieces = value as? [Any] else { throw error("key '\(key)' is missing or not an array") }
+        return try pieces.enumerated().map { index, item in
+            let pieceKey = "\(key)[\(index)]"
+            guard let wrapper = item as? [String: Any], wrapper.count == 1, let (kind, body) = wrapper.first,
+                  let fields = body as? [String: Any] else {
+                throw error("key '\(pieceKey)' is not {\"Sequence\": …} or {\"SpecialToken\": …}")
+            }
+            let typeId = Reader.isNull(fields["type_id"]) ? 0 : try int(fields["type_id"], key: pieceKey + ".\(kind).type_id")
+            let name = try string(fields["id"], key: pieceKey + ".\(kind).id")
+            switch kind {
+            case "Sequence":
+                guard let sequence = ["A": 0, "B": 1][name] else { throw error("key '\(pieceKey).Sequence.id' is \(Reader.quote(name)); expected A or B") }
+                return .sequence(sequence, typeId: typeId)
+            case "SpecialToken":
+                return .specialToken(name, typeId: typeId)
+            default:
+                throw error("key '\(pieceKey)' is not {\"Sequence\": …} or {\"SpecialToken\": …}")
+            }
+        }
+    }
+
+    /// `["<s>", 0]`, as `cls` and `sep` are written.
+    private func namedId(_ value: Any?, key: String) throws -> NamedTokenId {
+        guard let pair = value as? [Any], pair.count == 2 else { throw error("key '\(key)' is not [\"token\", id]") }
+        return NamedTokenId(try string(pair[0], key: key + "[0]"), try id(pair[1], key: key + "[1]"))
     }
 }

@@ -50,4 +50,32 @@ import Testing
         #expect(own.status == 0, "\(own.error)")
         #expect(own.output == explicit.output && own.output.hasPrefix("def main():"))
     }
+
+    /// A text prompt gets the tokenizer's begin-of-text token (Llama-2's `<s>`, as Hugging
+    /// Face's encode(text) adds it), and the text printed leaves it out.
+    @Test func aTextPromptGetsTheTemplatesBeginOfTextToken() throws {
+        let scratch = try TemporaryDirectory()
+        let shape = fixturesDirectory + "/tokenizers/llama2"
+        let data = try Data(contentsOf: URL(fileURLWithPath: shape + "/expected.json"))
+        let cases = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        let entry = try #require(cases.first { $0["text"] as? String == "Hello, world!" })
+        let promptIds = try #require(entry["idsWithSpecialTokens"] as? [Int])
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.model + "/config.json"))) as? [String: Any] ?? [:]
+        config["vocab_size"] = 1200
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: scratch.file("config.json")))
+        let model = scratch.file("model")
+        let created = try runTaipan(["model", "init", "--config", scratch.file("config.json"), "--out", model])
+        #expect(created.status == 0, "\(created.error)")
+        let result = try runTaipan([
+            "generate", "--model", model, "--prompt", "Hello, world!", "--tokenizer", shape + "/tokenizer.json",
+            "--max-new-tokens", "4", "--stop", "", "--print-ids",
+        ])
+        #expect(result.status == 0, "\(result.error)")
+        // The text (which may hold newlines), then the ids on the last line.
+        let lines = result.output.dropLast().split(separator: "\n", omittingEmptySubsequences: false)
+        let ids = lines.last.map { $0.split(separator: ",").compactMap { Int($0) } } ?? []
+        #expect(ids.count == promptIds.count + 4 && Array(ids.prefix(promptIds.count)) == promptIds)
+        let text = lines.dropLast().joined(separator: "\n")
+        #expect(text.hasPrefix(try #require(entry["decodedSkippingSpecialTokens"] as? String)) && !text.contains("<s>"))
+    }
 }

@@ -186,7 +186,9 @@ import TaipanTokenizersTestSupport
 
     /// Each released shape's fixture prepares into the ids Hugging Face gives, each document
     /// followed by the shape's end-of-text token.
-    @Test(arguments: ["cl100k", "llama3", "o200k", "qwen2", "falcon", "sp-metaspace", "sp-prepend"])
+    /// Each document is the library's `encode(text)` (Llama's begin-of-text token first for
+    /// llama3 and llama2) and the end-of-text id.
+    @Test(arguments: ["cl100k", "llama3", "o200k", "qwen2", "falcon", "sp-metaspace", "sp-prepend", "llama2"])
     func everyShapePreparesIntoTheLibrarysIds(shape: String) throws {
         let directory = try makeTemporaryDirectory()
         let cases = try ShapeFixtures.cases(shape).filter { !$0.text.isEmpty }
@@ -196,7 +198,8 @@ import TaipanTokenizersTestSupport
         var options = PrepareOptions(inputs: [directory + "/fixture.jsonl"], outputDirectory: directory + "/tokens")
         options.validationFraction = 0
         let manifest = try DataPreparation(options: options, tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity).run().manifest
-        #expect(try allTokens(manifest, split: "train", directory: options.outputDirectory) == cases.flatMap { $0.ids + [endOfText] })
+        let expected = try cases.flatMap { try #require($0.idsWithSpecialTokens) + [endOfText] }
+        #expect(try allTokens(manifest, split: "train", directory: options.outputDirectory) == expected)
         #expect(manifest.settings.tokenizer == loaded.identity)
         #expect(manifest.settings.tokenizer.sha256 == (try fileSHA256(path: ShapeFixtures.tokenizerPath(shape))))
     }
@@ -275,6 +278,26 @@ import TaipanTokenizersTestSupport
         let plain = String(decoding: try readFile(options.outputDirectory + "/manifest.json"), as: UTF8.self)
         #expect(plain.contains("\"formatVersion\" : 1") && !plain.contains("\"format\" :") && !plain.contains("completionTokens"))
         #expect(try readFile(options.outputDirectory + "/train-00000.bin")[8] == 1)
+    }
+
+    /// With Llama-2's template, an example is `<s>`, the prompt, the completion and `</s>`, the
+    /// begin-of-text token counted with the prompt; the ids are the library's.
+    @Test func examplesGetTheTemplatesBeginOfTextTokenOnce() throws {
+        let directory = try makeTemporaryDirectory()
+        let cases = try ShapeFixtures.cases("llama2")
+        let prompt = try #require(cases.first { $0.text == "Hello, world!" }), completion = try #require(cases.first { $0.text == " leading space" })
+        try writeFile(directory + "/tune.jsonl", Array("{\"prompt\": \"Hello, world!\", \"completion\": \" leading space\"}\n".utf8))
+        let loaded = try LoadedTokenizer(named: ShapeFixtures.tokenizerPath("llama2"))
+        var options = PrepareOptions(inputs: [directory + "/tune.jsonl"], outputDirectory: directory + "/tokens")
+        options.validationFraction = 0
+        options.record.format = .promptCompletion
+        let manifest = try DataPreparation(options: options, tokenizer: loaded.tokenizer, tokenizerIdentity: loaded.identity).run().manifest
+        let promptIds = try #require(prompt.idsWithSpecialTokens)
+        let endOfText = try #require(loaded.identity.endOfText)
+        #expect(promptIds.first == loaded.tokenizer.specialTokens["<s>"] && endOfText == loaded.tokenizer.specialTokens["</s>"])
+        let found = try examples(manifest, split: "train", directory: options.outputDirectory)
+        #expect(found.map(\.ids) == [promptIds + completion.ids + [endOfText]])
+        #expect(found.map(\.counted) == [[Bool](repeating: false, count: promptIds.count) + [Bool](repeating: true, count: completion.ids.count + 1)])
     }
 
     @Test func exampleFieldNamesAreConfigurable() throws {

@@ -18,7 +18,18 @@ public enum TokenizerFixtures {
         public let ids: [Int32]
         /// The library's decoding of `ids`; nil where it panics (its Strip decoder on "").
         public let decoded: String?
+        /// With the post-processor's special tokens (`encode(text)`); absent in older fixtures.
+        public let idsWithSpecialTokens: [Int32]?
+        /// `encode(text, PAIR)` with and without special tokens.
+        public let pairIdsWithSpecialTokens: [Int32]?
+        public let pairIds: [Int32]?
+        /// `decode(idsWithSpecialTokens)` with the special tokens' text and without.
+        public let decodedWithSpecialTokens: String?
+        public let decodedSkippingSpecialTokens: String?
     }
+
+    /// The second text of the pairs in the fixtures (make_tokenizer_fixtures.py's PAIR).
+    public static let pairText = "And a second text."
 
     public static func cases() throws -> [Case] {
         try cases(in: directory)
@@ -38,8 +49,10 @@ public enum ShapeFixtures {
     public static let directory = TokenizerFixtures.directory
         .deletingLastPathComponent().appendingPathComponent("tokenizers")
 
-    /// The shapes: cl100k, llama3, o200k, qwen2, falcon, sp-metaspace, sp-prepend, bpe-options.
-    public static let shapes = ["cl100k", "llama3", "o200k", "qwen2", "falcon", "sp-metaspace", "sp-prepend", "bpe-options"]
+    /// The shapes: cl100k, llama3, o200k, qwen2, falcon, sp-metaspace, sp-prepend, llama2,
+    /// bpe-options (llama3 and llama2 with the begin-of-text TemplateProcessing of the released
+    /// files).
+    public static let shapes = ["cl100k", "llama3", "o200k", "qwen2", "falcon", "sp-metaspace", "sp-prepend", "llama2", "bpe-options"]
 
     public static func tokenizerPath(_ shape: String) -> String {
         directory.appendingPathComponent(shape).appendingPathComponent("tokenizer.json").path

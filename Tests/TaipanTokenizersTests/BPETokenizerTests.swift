@@ -25,9 +25,41 @@ func tinyTokenizer(_ json: String) throws -> BPETokenizer {
     func releasedShapesMatchHuggingFace(shape: String) throws {
         let tokenizer = try BPETokenizer(contentsOf: ShapeFixtures.tokenizerPath(shape))
         for entry in try ShapeFixtures.cases(shape) {
-            #expect(tokenizer.encode(entry.text) == entry.ids, "\(shape) \(entry.text.debugDescription)")
-            if let decoded = entry.decoded {
-                #expect(try tokenizer.decode(entry.ids) == decoded, "\(shape) \(entry.text.debugDescription)")
+            try expectLibraryResults(tokenizer, entry, "\(shape) \(entry.text.debugDescription)")
+        }
+    }
+
+    /// `entry`'s ids and decodings, with and without special tokens, and of the text paired.
+    func expectLibraryResults(_ tokenizer: BPETokenizer, _ entry: TokenizerFixtures.Case, _ name: String) throws {
+        #expect(tokenizer.encode(entry.text, addSpecialTokens: false) == entry.ids, "\(name)")
+        if let decoded = entry.decoded {
+            #expect(try tokenizer.decode(entry.ids) == decoded, "\(name)")
+        }
+        let special = try #require(entry.idsWithSpecialTokens, "\(name): fixture without special-token ids")
+        #expect(tokenizer.encode(entry.text) == special, "\(name)")
+        #expect(tokenizer.encode(entry.text, pair: TokenizerFixtures.pairText) == entry.pairIdsWithSpecialTokens, "\(name)")
+        #expect(tokenizer.encode(entry.text, pair: TokenizerFixtures.pairText, addSpecialTokens: false) == entry.pairIds, "\(name)")
+        if let decoded = entry.decodedWithSpecialTokens {
+            #expect(try tokenizer.decode(special, skipSpecialTokens: false) == decoded, "\(name)")
+        }
+        if let decoded = entry.decodedSkippingSpecialTokens {
+            #expect(try tokenizer.decode(special, skipSpecialTokens: true) == decoded, "\(name)")
+        }
+    }
+
+    /// The released files' TemplateProcessing: Llama-3's begin-of-text token behind a
+    /// ByteLevel post-processor, Llama-2's `<s>`.
+    @Test func llamaTemplatesAddTheBeginOfTextToken() throws {
+        let llama3 = try BPETokenizer(contentsOf: ShapeFixtures.tokenizerPath("llama3"))
+        let begin = try #require(llama3.specialTokens["<|begin_of_text|>"])
+        #expect(llama3.specialTokensAround.before == [begin] && llama3.specialTokensAround.after.isEmpty)
+        #expect(llama3.endOfText == llama3.specialTokens["<|end_of_text|>"])
+        let llama2 = try BPETokenizer(contentsOf: ShapeFixtures.tokenizerPath("llama2"))
+        #expect(llama2.specialTokensAround.before == [try #require(llama2.specialTokens["<s>"])])
+        for (shape, tokenizer) in [("llama3", llama3), ("llama2", llama2)] {
+            for entry in try ShapeFixtures.cases(shape) {
+                // Every case gains exactly the one token, in the library's ids.
+                #expect(entry.idsWithSpecialTokens == tokenizer.specialTokensAround.before + entry.ids, "\(shape) \(entry.text.debugDescription)")
             }
         }
     }
@@ -36,15 +68,12 @@ func tinyTokenizer(_ json: String) throws -> BPETokenizer {
     /// schemes, more normalizers and decoders, behind the fixtures' vocabularies.
     @Test func componentVariantsMatchHuggingFace() throws {
         let variants = try ShapeFixtures.variants()
-        #expect(variants.count == 46)
+        #expect(variants.count == 50)
         for variant in variants {
             let file = try TokenizerFile(object: variant.object, path: variant.name)
             let tokenizer = try BPETokenizer(file, path: variant.name)
             for entry in variant.cases {
-                #expect(tokenizer.encode(entry.text) == entry.ids, "\(variant.name): \(entry.text.debugDescription)")
-                if let decoded = entry.decoded {
-                    #expect(try tokenizer.decode(entry.ids) == decoded, "\(variant.name): \(entry.text.debugDescription)")
-                }
+                try expectLibraryResults(tokenizer, entry, "\(variant.name): \(entry.text.debugDescription)")
             }
             // What is written reads back the same.
             #expect(try TokenizerFile(json: Data(file.json().utf8), path: "again.json") == file, "\(variant.name)")
@@ -144,7 +173,16 @@ func tinyTokenizer(_ json: String) throws -> BPETokenizer {
             (good.replacingOccurrences(of: #""pre_tokenizer": {"type": "ByteLevel""#, with: #""pre_tokenizer": {"type": "Whitespace""#), "pre_tokenizer"),
             (good.replacingOccurrences(of: #""normalizer": null"#, with: #""normalizer": {"type": "BertNormalizer"}"#), "normalizer"),
             (good.replacingOccurrences(of: #""decoder": {"type": "ByteLevel"}"#, with: #""decoder": {"type": "WordPiece"}"#), "decoder"),
-            (good.replacingOccurrences(of: #""post_processor": null"#, with: #""post_processor": {"type": "TemplateProcessing"}"#), "post_processor"),
+            (good.replacingOccurrences(of: #""post_processor": null"#, with: #""post_processor": {"type": "TemplateProcessing"}"#), "post_processor.single"),
+            (good.replacingOccurrences(of: #""post_processor": null"#, with: #""post_processor": {"type": "ByteLevelish"}"#), "post_processor"),
+            (good.replacingOccurrences(of: #""post_processor": null"#, with: template(single: "[\(bos), \(a)]", pair: "[\(bos), \(a), \(b)]", ids: "[256]")), "which is not a token"),
+            (good.replacingOccurrences(of: #""post_processor": null"#, with: template(single: "[\(bos), \(b)]", pair: "[\(bos), \(a), \(b)]")), "post_processor.single[1]"),
+            (good.replacingOccurrences(of: #""post_processor": null"#, with: template(single: "[\(bos)]", pair: "[\(bos), \(a), \(b)]")), "post_processor.single"),
+            (good.replacingOccurrences(of: #""post_processor": null"#, with: template(single: "[\(a)]", pair: "[\(bos), \(a)]")), "post_processor.pair"),
+            (good.replacingOccurrences(of: #""post_processor": null"#, with: template(single: #"[{"SpecialToken": {"id": "<eos>", "type_id": 0}}, \#(a)]"#, pair: "[\(a), \(b)]")), "post_processor.single[0]"),
+            (good.replacingOccurrences(of: #""post_processor": null"#, with: template(single: "[\(a)]", pair: "[\(a), \(b)]", ids: #"["x"]"#)), "post_processor.special_tokens[\"<bos>\"].ids[0]"),
+            (good.replacingOccurrences(of: #""post_processor": null"#, with: #""post_processor": {"type": "Sequence", "processors": ["# + processor(single: "[\(bos), \(a)]", pair: "[\(a), \(b)]") + ", " + processor(single: "[\(bos), \(a)]", pair: "[\(a), \(b)]") + "]}"), "'post_processor' holds more than one"),
+            (good.replacingOccurrences(of: #""post_processor": null"#, with: #""post_processor": {"type": "BertProcessing", "sep": ["a", 97], "cls": "b"}"#), "post_processor.cls"),
             (good.replacingOccurrences(of: byteLevel, with: #""pre_tokenizer": {"type": "Split", "pattern": {"Regex": "("}, "behavior": "Isolated"},"#), "pre_tokenizer.pattern.Regex"),
             (good.replacingOccurrences(of: byteLevel, with: #""pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "Sideways"},"#), "pre_tokenizer.behavior"),
             (tinyTokenizerJSON(vocabulary: [], merges: #"["a b"]"#), "model.merges[0]"),
@@ -162,6 +200,41 @@ func tinyTokenizer(_ json: String) throws -> BPETokenizer {
             }
         }
         #expect(throws: TokenizerError.self) { try BPETokenizer(contentsOf: "/nonexistent/tokenizer.json") }
+    }
+
+    private let bos = #"{"SpecialToken": {"id": "<bos>", "type_id": 0}}"#
+    private let a = #"{"Sequence": {"id": "A", "type_id": 0}}"#
+    private let b = #"{"Sequence": {"id": "B", "type_id": 1}}"#
+
+    /// A TemplateProcessing with `<bos>` standing for `ids`.
+    private func processor(single: String, pair: String, ids: String = "[97]", tokens: String = #"["<bos>"]"#) -> String {
+        #"{"type": "TemplateProcessing", "single": \#(single), "pair": \#(pair), "special_tokens": {"<bos>": {"id": "<bos>", "ids": \#(ids), "tokens": \#(tokens)}}}"#
+    }
+
+    private func template(single: String, pair: String, ids: String = "[97]", tokens: String = #"["<bos>"]"#) -> String {
+        #""post_processor": "# + processor(single: single, pair: pair, ids: ids, tokens: tokens)
+    }
+
+    /// A template's tokens go around the text only when special tokens are asked for, the
+    /// pair template orders the texts, and skipped tokens are the special ones only.
+    @Test func templateAddsItsTokensWhenAsked() throws {
+        var json = tinyTokenizerJSON(vocabulary: [], merges: "[]", addedTokens: #"[{"id": 256, "content": "<|x|>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}]"#)
+        json = json.replacingOccurrences(of: #""post_processor": null"#, with: template(
+            single: "[\(bos), \(a), \(bos)]", pair: "[\(b), \(bos), \(a)]", ids: "[256, 98]", tokens: #"["<|x|>", "b"]"#))
+        let tokenizer = try tinyTokenizer(json)
+        // Ids 0–255 are the bytes; the special <|x|> is 256.
+        #expect(tokenizer.specialTokensAround.before == [256, 98] && tokenizer.specialTokensAround.after == [256, 98])
+        #expect(tokenizer.encode("z") == [256, 98, 122, 256, 98])
+        #expect(tokenizer.encode("z", addSpecialTokens: false) == [122])
+        #expect(tokenizer.encode("z", pair: "y") == [121, 256, 98, 122])
+        #expect(tokenizer.encode("z", pair: "y", addSpecialTokens: false) == [121, 122])
+        #expect(try tokenizer.decode([256, 98, 122]) == "<|x|>bz")
+        #expect(try tokenizer.decode([256, 98, 122], skipSpecialTokens: true) == "bz")
+        // The template does not end with the end-of-text id 256 (it ends with 98): added after.
+        #expect(tokenizer.encodeDocument("z", endOfText: 256) == [256, 98, 122, 256, 98, 256])
+        #expect(tokenizer.encodeDocument("z", endOfText: 98) == [256, 98, 122, 256, 98])
+        let example = tokenizer.encodeExample(prompt: "p", completion: "c", endOfText: 98)
+        #expect(example.ids == [256, 98, 112, 99, 256, 98] && example.promptCount == 3)
     }
 
     @Test func writtenFilesReadBackUnchanged() throws {
