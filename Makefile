@@ -85,3 +85,58 @@ sample-tokens: sample-tokenizer
 
 clean:
 	rm -rf .build
+
+# ---- Reliability: fuzzing and sanitizers -------------------------------------------------
+# The fuzz targets are a package of their own (Fuzz/Package.swift, depending on this one by
+# path), so this package keeps no unsafe flags. Each is built with libFuzzer and
+# AddressSanitizer and run for FUZZ_SECONDS on its seed corpus (Fuzz/Corpus/<target>, made by
+# Fuzz/make-corpus.py). New corpus entries and crash, timeout and out-of-memory files go to
+# FUZZ_OUT (under the git-ignored .build-fuzz). Run one target: make fuzz FUZZ_TARGETS=FuzzRecords.
+FUZZ_SECONDS  ?= 600
+FUZZ_TARGETS  ?= FuzzSafeTensors FuzzTokenizerFile FuzzRecords FuzzTrainConfig FuzzTokenShard FuzzTorchCheckpoint
+FUZZ_SCRATCH  := .build-fuzz
+FUZZ_OUT      ?= $(FUZZ_SCRATCH)/runs
+# A run longer than 10 s is reported as a hang; one over 2 GiB as out of memory. Leaks of the
+# libraries beneath (Foundation, TOMLKit) are suppressed, each explained in Sanitizers/lsan.supp.
+FUZZ_OPTIONS  ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+# TOMLKit leaks on every document, so leak checks would stop FuzzTrainConfig at each input (and
+# symbolizing them runs it at a few inputs a second): that target runs without them.
+FUZZ_OPTIONS_FuzzTrainConfig := -detect_leaks=0
+
+.PHONY: fuzz fuzz-build sanitize sanitize-address sanitize-thread
+
+fuzz-build: deps
+	$(SWIFT) build --package-path Fuzz --scratch-path $(FUZZ_SCRATCH) -c release -Xswiftc -sanitize=fuzzer,address
+
+# Runs every target in turn; fails at the end naming the targets that found a crash.
+fuzz: fuzz-build
+	@failed=""; bin=$$($(SWIFT) build --package-path Fuzz --scratch-path $(FUZZ_SCRATCH) -c release --show-bin-path); \
+	for target in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_OUT)/$$target/corpus $(FUZZ_OUT)/$$target/artifacts; \
+		echo "== $$target: $(FUZZ_SECONDS) s, log in $(FUZZ_OUT)/$$target/fuzz.log"; \
+		extra=""; [ $$target = FuzzTrainConfig ] && extra="$(FUZZ_OPTIONS_FuzzTrainConfig)"; \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/Sanitizers/lsan.supp \
+		$$bin/$$target $(FUZZ_OUT)/$$target/corpus Fuzz/Corpus/$$target -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=$(FUZZ_OUT)/$$target/artifacts/ $(FUZZ_OPTIONS) $$extra > $(FUZZ_OUT)/$$target/fuzz.log 2>&1 \
+			|| failed="$$failed $$target"; \
+		grep -E '^#[0-9]+.*(DONE|cov:)' $(FUZZ_OUT)/$$target/fuzz.log | tail -1; \
+		grep -E '^stat::number_of_executed_units' $(FUZZ_OUT)/$$target/fuzz.log; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzzing found problems in:$$failed (inputs in $(FUZZ_OUT)/<target>/artifacts)" >&2; exit 1; fi
+
+# The test suite under AddressSanitizer and under ThreadSanitizer, each in its own build
+# folder (release with -enable-testing, as `make test`). Suppressions, each explained, are in
+# Sanitizers/.
+ASAN_SCRATCH  := .build-asan
+TSAN_SCRATCH  := .build-tsan
+sanitize: sanitize-address sanitize-thread
+
+sanitize-address: deps
+	$(SWIFT) build --scratch-path $(ASAN_SCRATCH) $(TEST_FLAGS) --sanitize=address --build-tests
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/Sanitizers/lsan.supp \
+		$(SWIFT) test --scratch-path $(ASAN_SCRATCH) $(TEST_FLAGS) --sanitize=address --skip-build
+
+sanitize-thread: deps
+	$(SWIFT) build --scratch-path $(TSAN_SCRATCH) $(TEST_FLAGS) --sanitize=thread --build-tests
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/Sanitizers/tsan.supp" \
+		$(SWIFT) test --scratch-path $(TSAN_SCRATCH) $(TEST_FLAGS) --sanitize=thread --skip-build

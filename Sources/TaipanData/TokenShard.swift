@@ -210,9 +210,6 @@ public final class TokenShard: @unchecked Sendable {
         let width = Int(field(12, UInt32.self))
         let count = field(16, UInt64.self), documents = field(24, UInt64.self)
         let examples = version == TokenShardFormat.examplesVersion
-        // Bytes after the ids: the example starts and the mask (version 2), none in version 1.
-        let exampleBytes = examples && documents < UInt64(Int.max / 16) && count <= UInt64(Int.max / 8)
-            ? 8 * (Int(documents) + 1) + (Int(count) + 7) / 8 : 0
         let problem: String?
         if magic != TokenShardFormat.magic {
             problem = "not a Taipan token shard (bad magic number)"
@@ -220,7 +217,7 @@ public final class TokenShard: @unchecked Sendable {
             problem = "unsupported token shard version \(version) (this build reads \(TokenShardFormat.version) and \(TokenShardFormat.examplesVersion))"
         } else if width != 2 && width != 4 {
             problem = "invalid token width \(width) (expected 2 or 4)"
-        } else if count > UInt64(Int.max / 8) || TokenShardFormat.headerSize + Int(count) * width + exampleBytes != fileSize {
+        } else if Self.size(tokens: count, width: width, examples: examples ? documents : nil) != fileSize {
             problem = "incomplete or corrupt: the header promises \(count) tokens of \(width) bytes"
                 + (examples ? " and \(documents) examples" : "") + " but the file holds \(fileSize - TokenShardFormat.headerSize) bytes after the header"
         } else if examples, let bad = Self.badExampleStarts(base + TokenShardFormat.headerSize + Int(count) * width, examples: Int(documents), tokens: Int(count)) {
@@ -238,6 +235,19 @@ public final class TokenShard: @unchecked Sendable {
         vocabularySize = Int(field(32, UInt32.self))
         hasExamples = examples
         mapping = base
+    }
+
+    /// The size of a shard of `tokens` ids `width` bytes wide and, in version 2, `examples`
+    /// examples (their starts and the loss mask after the ids); nil when it would overflow an
+    /// Int, so that a header promising absurd counts is refused, not trapped on.
+    static func size(tokens: UInt64, width: Int, examples: UInt64?) -> Int? {
+        guard tokens <= UInt64(Int.max / 8), (1...4).contains(width) else { return nil }
+        let ids = TokenShardFormat.headerSize + Int(tokens) * width  // at most 64 + Int.max / 2
+        guard let examples else { return ids }
+        guard examples < UInt64(Int.max / 16) else { return nil }
+        let (withStarts, startsOverflow) = ids.addingReportingOverflow(8 * (Int(examples) + 1))
+        let (total, maskOverflow) = withStarts.addingReportingOverflow((Int(tokens) + 7) / 8)
+        return startsOverflow || maskOverflow ? nil : total
     }
 
     /// Why the example starts at `starts` are not an increasing walk from 0 to `tokens`, or nil.

@@ -69,6 +69,11 @@ public struct TokenizerFile: Sendable, Equatable {
         self.postProcessor = postProcessor
     }
 
+    /// The most ids a tokenizer may have. The tokenizer keeps a table entry per id up to the
+    /// largest, so a few bytes of JSON naming id 2³¹ − 1 would ask for 32 GiB; 2²⁴ is 64 times the
+    /// largest vocabularies in use (about 256k ids) and bounds that table at a few hundred MB.
+    public static let maximumVocabularySize = 1 << 24
+
     /// Reads `path`; throws `TokenizerError.invalidFile` naming the file and the key at fault.
     public init(contentsOf path: String) throws {
         let bytes: Data
@@ -351,8 +356,8 @@ private struct Reader {
     }
 
     func id(_ value: Any, key: String) throws -> Int32 {
-        guard let number = value as? Int, (0...Int(Int32.max)).contains(number) else {
-            throw error("key '\(key)' is not a token id (an integer from 0 to \(Int32.max))")
+        guard let number = value as? Int, (0..<TokenizerFile.maximumVocabularySize).contains(number) else {
+            throw error("key '\(key)' is not a token id (an integer from 0 to \(TokenizerFile.maximumVocabularySize - 1))")
         }
         return Int32(number)
     }

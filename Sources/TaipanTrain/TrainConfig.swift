@@ -430,6 +430,11 @@ public struct TrainConfig: Equatable, Sendable {
     private static func parseDocument(
         _ text: String, source: String
     ) throws(TrainConfigError) -> [(key: String, value: ConfigValue)] {
+        if let (line, column) = badTableHeader(text) {
+            throw TrainConfigError(
+                source: source, line: line, key: nil,
+                message: "invalid TOML (column \(column)): a table header's key must start with a letter, digit, '_', '-' or a quote")
+        }
         do {
             guard case .table(let entries) = configValue(try TOMLTable(string: text).tomlValue) else { return [] }
             return entries
@@ -440,6 +445,86 @@ public struct TrainConfig: Equatable, Sendable {
         } catch {
             throw TrainConfigError(source: source, key: nil, message: "invalid TOML: \(error)")
         }
+    }
+
+    /// The line and column of the first table header (`[…]` or `[[…]]` at the start of a line)
+    /// whose key starts with neither a bare-key character (A–Z a–z 0–9 _ -) nor a quote, such
+    /// as `[étrain]`, `[.a]` or `[ ~]`. TOMLKit's parser (toml++ 3) stops the process on an
+    /// assertion there instead of reporting an error (found by the FuzzTrainConfig target), so
+    /// such headers are refused first. Strings, comments and the brackets of values are
+    /// skipped, so only real headers are looked at; any other error is left to the parser.
+    static func badTableHeader(_ text: String) -> (line: Int, column: Int)? {
+        let bytes = Array(text.utf8)
+        func isBareKey(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"): true
+            default: false
+            }
+        }
+        func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var index = 0, line = 1, lineStart = 0
+        var depth = 0  // open brackets and braces of values
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\n"):
+                line += 1
+                lineStart = index + 1
+                index += 1
+            case UInt8(ascii: "#"):
+                while index < bytes.count && bytes[index] != UInt8(ascii: "\n") { index += 1 }
+            case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                func run(_ at: Int) -> Int {
+                    var end = at
+                    while end < bytes.count && bytes[end] == byte { end += 1 }
+                    return end - at
+                }
+                let multiline = run(index) >= 3
+                index += multiline ? 3 : 1
+                while index < bytes.count {
+                    let inner = bytes[index]
+                    if inner == UInt8(ascii: "\\") && byte == UInt8(ascii: "\"") {
+                        index += 2
+                    } else if inner == UInt8(ascii: "\n") {
+                        if !multiline { break }  // an unterminated string: the parser reports it
+                        line += 1
+                        lineStart = index + 1
+                        index += 1
+                    } else if inner == byte {
+                        // A multi-line string ends at the last three of a run of 3 to 5 quotes.
+                        let quotes = run(index)
+                        if !multiline { index += 1; break }
+                        if quotes >= 3 { index += min(quotes, 5); break }
+                        index += quotes
+                    } else {
+                        index += 1
+                    }
+                }
+            case UInt8(ascii: "["):
+                if depth == 0 && bytes[lineStart..<index].allSatisfy(isBlank) {
+                    var key = index + 1
+                    if key < bytes.count && bytes[key] == UInt8(ascii: "[") { key += 1 }
+                    while key < bytes.count && isBlank(bytes[key]) { key += 1 }
+                    guard key < bytes.count, isBareKey(bytes[key]) || bytes[key] == UInt8(ascii: "\"") || bytes[key] == UInt8(ascii: "'") else {
+                        return (line, key - lineStart + 1)
+                    }
+                    index = key
+                } else {
+                    depth += 1
+                    index += 1
+                }
+            case UInt8(ascii: "{"):
+                depth += 1
+                index += 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                depth = max(depth - 1, 0)
+                index += 1
+            default:
+                index += 1
+            }
+        }
+        return nil
     }
 
     /// A TOMLKit value as a configuration value.

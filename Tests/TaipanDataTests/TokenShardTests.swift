@@ -136,4 +136,23 @@ import Testing
         let text = try TokenShard(path: plain.path)
         #expect(!text.hasExamples && text.isCounted(0) && text.isCounted(1))
     }
+
+    /// Found by the FuzzTokenShard target's review: a 64-byte version 2 header promising
+    /// 2⁶⁰ − 1 ids of 4 bytes and 2⁵⁹ − 2 examples overflowed the size check (a trap), and is
+    /// now refused as corrupt.
+    @Test func headerWhoseSizeOverflowsIsRefused() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/huge.bin"
+        try writeFile(path, TokenShardFormat.header(
+            tokenWidth: 4, tokenCount: Int.max / 8, documentCount: Int.max / 16 - 1, vocabularySize: 16, examples: true))
+        #expect {
+            _ = try TokenShard(path: path)
+        } throws: { error in
+            guard case DataError.corrupt(let errorPath, let reason) = error else { return false }
+            return errorPath == path && reason.contains("incomplete or corrupt")
+        }
+        #expect(TokenShard.size(tokens: 3, width: 2, examples: nil) == 70)
+        #expect(TokenShard.size(tokens: 5, width: 2, examples: 2) == 64 + 10 + 24 + 1)
+        #expect(TokenShard.size(tokens: UInt64(Int.max / 8), width: 4, examples: UInt64(Int.max / 16 - 1)) == nil)
+    }
 }

@@ -321,6 +321,22 @@ private func temporaryDirectory() throws -> URL {
                 == "test.toml:3: train must be one table, [train], not [{ seed = 1 }] (array)")
     }
 
+    /// Found by the FuzzTrainConfig target: a table header whose key starts with a character
+    /// that is neither a bare-key character nor a quote made TOMLKit's parser abort the process
+    /// (a toml++ assertion); such headers are an error naming the line and column.
+    @Test func tableHeadersStartingWithAStrayCharacterAreAnError() {
+        let expected = "invalid TOML (column %d): a table header's key must start with a letter, digit, '_', '-' or a quote"
+        #expect(parseError("# a config\n[\u{FFFD}train]\nsteps = 1\n") == "test.toml:2: " + String(format: expected, 2))
+        #expect(parseError("[[ \u{E9}]]\n") == "test.toml:1: " + String(format: expected, 4))
+        #expect(parseError("[train]\n  [.a]\n") == "test.toml:2: " + String(format: expected, 4))
+        #expect(parseError("[~]\n") == "test.toml:1: " + String(format: expected, 2))
+        // Brackets inside values, strings and comments are not headers.
+        let values = "[train]\nsteps = 1\n# [~]\n[data]\ntrain = [\n  \"a\",\n]\nsource_field = \"\"\"\n[~]\"\"\"\n"
+        #expect(TrainConfig.badTableHeader(values) == nil)
+        #expect(TrainConfig.badTableHeader("x = [\n  [{a = 1}],\n  [~],\n]\ns = '''\n[~]'''\n") == nil)
+        #expect(TrainConfig.badTableHeader("s = \"\"\"a\"\"\"\"\"\n[~]\n").map { [$0.line, $0.column] } == [2, 2])
+    }
+
     @Test func inconsistentValues() {
         let cases: [(String, String)] = [
             ("[data]\nsequence_length = 0", "test.toml:2: data.sequence_length: must be at least 1 (got 0)"),

@@ -1,0 +1,37 @@
+// FuzzRecords.swift — libFuzzer target for the text-shard readers: the record decoder and its
+// JSON field extractor, the line reader and the zstd reader, through `ShardReader`.
+// The first byte picks the file name's extension (bits 0–1: .jsonl, .jsonl.zst, .txt,
+// .txt.zst), the record options (bit 2: prompt/completion instead of text; bit 3: skip bad
+// records instead of failing; bit 4: a plain-text document per line) and the buffer size
+// (bits 5–7: 1 to 128 bytes, so records and frames straddle buffer ends); the rest is the file.
+
+import FuzzSupport
+import TaipanData
+
+private let names = ["fuzz.jsonl", "fuzz.jsonl.zst", "fuzz.txt", "fuzz.txt.zst"]
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzRecords(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    let input = fuzzInput(start, count)
+    guard let selector = input.first else { return 0 }
+    let path = FuzzFile.write(UnsafeRawBufferPointer(rebasing: input.dropFirst()), name: names[Int(selector & 3)])
+    let options = RecordOptions(
+        policy: selector & 8 != 0 ? .skip : .fail,
+        plainTextDocuments: selector & 16 != 0 ? .lines : .file,
+        format: selector & 4 != 0 ? .promptCompletion : .text)
+    let bufferSize = 1 << Int(selector >> 5)
+    guard let reader = try? ShardReader(path: path, options: options, bufferSize: bufferSize) else { return 0 }
+    // Each call consumes input or ends it, so at most one document per byte plus one.
+    var documents = 0
+    while documents <= count, let document = try? reader.next() {
+        _ = document
+        documents += 1
+    }
+    precondition(documents <= count, "ShardReader returned more documents than the file has bytes")
+    return 0
+}
+
+@_cdecl("FuzzRecords_main")
+public func fuzzRecordsMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc, argv, fuzzRecords)
+}
