@@ -5,7 +5,7 @@
 // same run, 2-core Zen 3 EPYC), and hashing is most of a checkpoint's write and all of its
 // verification.
 
-import Crypto
+@preconcurrency import Crypto
 
 /// An incremental SHA-256 hasher: feed bytes with `update`, read the digest with `finalize`.
 public struct SHA256: Sendable {
