@@ -277,6 +277,7 @@ public final class Trainer {
         var stepSeconds: [Double] = []
         var lastValidation: Double?
         lastSaveTime = DispatchTime.now().uptimeNanoseconds
+        commitLock.withLock { acceptsPromptStop = true }
 
         // Every rank decides to stop at the same step: a signal's arrival is shared with the
         // step's losses.
