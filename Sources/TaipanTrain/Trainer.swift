@@ -102,10 +102,10 @@ public final class Trainer {
         let runDirectory = config.training.runDirectory
         let store = CheckpointStore(root: (runDirectory as NSString).appendingPathComponent("checkpoints"))
         self.store = store
-        // Rank 0 alone may delete a run (--force) or choose the checkpoint to resume; the
-        // others follow its choice.
         // One process at a time writes a run directory (two would interleave their checkpoints).
         runLock = isRoot ? try RunDirectoryLock(directory: runDirectory) : nil
+        // Rank 0 alone may delete a run (--force) or choose the checkpoint to resume; the
+        // others follow its choice.
         let loraSettings = config.lora.isEnabled ? config.lora.settings : nil
         let chosen = isRoot ? try Self.prepareRunDirectory(runDirectory, store: store, start: start, lora: loraSettings, print: print) : nil
         try communicator.barrier()
