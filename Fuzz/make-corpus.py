@@ -113,6 +113,9 @@ def records_seeds():
     write(t, "zst-prompts", bytes([1 | 4 | 8 | (5 << 5)]) + zstd(prompts.encode(), 19))
     write(t, "zst-truncated", bytes([1 | 8 | (6 << 5)]) + frame[:-5])
     write(t, "txt-zst", bytes([3 | 16 | (4 << 5)]) + zstd(text.encode()))
+    # Found by the second campaign: a 10-byte frame whose RLE block is 82,360 newlines, one
+    # document each in line mode (the harness once bounded documents by the file's size).
+    write(t, "zst-lines-rle-bomb", bytes([3 | 16 | (4 << 5)]) + bytes.fromhex("28b52ffd0482c20d0a0a"))
 
 
 def config_seeds():
@@ -124,6 +127,8 @@ def config_seeds():
     write(t, "odd-syntax", '[model]\nd_model = 0x40\n"n_layer" = 2\n[train]\nlr = 1e-3\nsteps = 1_000\n'
                            '[[data.inputs]]\npath = "a"\n[model.extra]\nx = [1, "a", {b = 1}]\n'
                            't = 1979-05-27T07:32:00Z\ns = """\nmulti\nline"""\n')
+    # Found by the second campaign: toml++ asserted on a date whose 'T' is not followed by a time.
+    write(t, "date-without-time", "[train]\nseed = 1979-05-27Tx07:32:00Z\n")
 
 
 def token_shard_seeds():

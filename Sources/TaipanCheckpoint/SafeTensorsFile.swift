@@ -39,6 +39,16 @@ extension SafeTensorsSource {
     /// The tensor `name` (F32, F16, BF16 or F64) converted to Float32, row-major.
     public func floats(_ name: String) throws(CheckpointError) -> [Float] {
         let count = try info(name).elementCount
+        if count == 0 {
+            // Not through `Array(unsafeUninitializedCapacity:)`: for 0 the standard library
+            // (Swift 6.3) writes the count into the empty-array singleton that every empty
+            // array shares, which ThreadSanitizer reports as a race with any thread reading
+            // another empty array (found by `make sanitize-thread`).
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+            defer { scratch.deallocate() }
+            try readFloats(name, into: UnsafeMutableBufferPointer(start: scratch, count: 0))
+            return []
+        }
         var failure: CheckpointError?
         let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             do throws(CheckpointError) {

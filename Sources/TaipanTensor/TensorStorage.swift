@@ -4,8 +4,6 @@
 // next tensor of the same size: a training step allocates the same shapes every time, and a
 // fresh allocation of megabytes costs page faults on every first touch.
 
-import Synchronization
-
 /// A 64-byte aligned float32 buffer, shared by a tensor and its reshaped views.
 public final class TensorStorage: @unchecked Sendable {
     /// The first element; valid for `count` floats.
@@ -44,7 +42,7 @@ final class BufferPool: Sendable {
         var order: [(bytes: Int, address: UInt)] = []
         var total = 0
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// A pooled buffer of exactly `bytes`, if one is free.
     func take(bytes: Int) -> UnsafeMutableRawPointer? {
@@ -85,7 +83,7 @@ public final class AllocationCounter: Sendable {
     /// The process-wide counter.
     public static let shared = AllocationCounter()
 
-    private let state = Mutex<(live: Int, peak: Int)>((0, 0))
+    private let state = Locked<(live: Int, peak: Int)>((0, 0))
 
     /// Bytes held by tensor storage right now.
     public var liveBytes: Int { state.withLock { $0.live } }

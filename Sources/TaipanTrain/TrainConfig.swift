@@ -430,10 +430,9 @@ public struct TrainConfig: Equatable, Sendable {
     private static func parseDocument(
         _ text: String, source: String
     ) throws(TrainConfigError) -> [(key: String, value: ConfigValue)] {
-        if let (line, column) = badTableHeader(text) {
+        if let hazard = parserHazard(text) {
             throw TrainConfigError(
-                source: source, line: line, key: nil,
-                message: "invalid TOML (column \(column)): a table header's key must start with a letter, digit, '_', '-' or a quote")
+                source: source, line: hazard.line, key: nil, message: "invalid TOML (column \(hazard.column)): \(hazard.message)")
         }
         do {
             guard case .table(let entries) = configValue(try TOMLTable(string: text).tomlValue) else { return [] }
@@ -447,13 +446,16 @@ public struct TrainConfig: Equatable, Sendable {
         }
     }
 
-    /// The line and column of the first table header (`[…]` or `[[…]]` at the start of a line)
-    /// whose key starts with neither a bare-key character (A–Z a–z 0–9 _ -) nor a quote, such
-    /// as `[étrain]`, `[.a]` or `[ ~]`. TOMLKit's parser (toml++ 3) stops the process on an
-    /// assertion there instead of reporting an error (found by the FuzzTrainConfig target), so
-    /// such headers are refused first. Strings, comments and the brackets of values are
-    /// skipped, so only real headers are looked at; any other error is left to the parser.
-    static func badTableHeader(_ text: String) -> (line: Int, column: Int)? {
+    /// The first place where TOMLKit's parser (toml++ 3) would stop the process on an assertion
+    /// instead of reporting an error, with what is wrong there; nil when there is none. Found
+    /// by the FuzzTrainConfig target, so such text is refused before the parser sees it:
+    /// - a table header (`[…]` or `[[…]]` at the start of a line) whose key starts with neither
+    ///   a bare-key character (A–Z a–z 0–9 _ -) nor a quote, such as `[étrain]`, `[.a]`, `[ ~]`;
+    /// - a date followed by `T` or `t` and then not by a digit, such as `1979-05-27Tx07:32:00`
+    ///   (toml++ reads a time there without checking that one starts).
+    /// Strings, comments and the brackets of values are skipped, so only real headers and
+    /// values are looked at; any other error is left to the parser.
+    static func parserHazard(_ text: String) -> (line: Int, column: Int, message: String)? {
         let bytes = Array(text.utf8)
         func isBareKey(_ byte: UInt8) -> Bool {
             switch byte {
@@ -507,7 +509,7 @@ public struct TrainConfig: Equatable, Sendable {
                     if key < bytes.count && bytes[key] == UInt8(ascii: "[") { key += 1 }
                     while key < bytes.count && isBlank(bytes[key]) { key += 1 }
                     guard key < bytes.count, isBareKey(bytes[key]) || bytes[key] == UInt8(ascii: "\"") || bytes[key] == UInt8(ascii: "'") else {
-                        return (line, key - lineStart + 1)
+                        return (line, key - lineStart + 1, "a table header's key must start with a letter, digit, '_', '-' or a quote")
                     }
                     index = key
                 } else {
@@ -520,12 +522,36 @@ public struct TrainConfig: Equatable, Sendable {
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
                 depth = max(depth - 1, 0)
                 index += 1
+            case UInt8(ascii: "0")...UInt8(ascii: "9") where index == 0 || !isBareKey(bytes[index - 1]):
+                // A token that starts with digits: a date-time needs a digit after its `T`.
+                var end = index
+                while end < bytes.count && (isBareKey(bytes[end]) || bytes[end] == UInt8(ascii: ":")) { end += 1 }
+                if let separator = dateTimeSeparator(bytes[index..<end]),
+                   separator + 1 >= end || !isDigit(bytes[separator + 1]) {
+                    return (line, separator - lineStart + 2, "a date followed by 'T' must be followed by a time (HH:MM:SS)")
+                }
+                index = end
             default:
                 index += 1
             }
         }
         return nil
     }
+
+    /// The index of the `T` or `t` after a `YYYY-MM-DD` date at the start of `token`, if any.
+    private static func dateTimeSeparator(_ token: ArraySlice<UInt8>) -> Int? {
+        let start = token.startIndex
+        guard token.count >= 11 else { return nil }
+        for offset in 0..<10 {
+            let byte = token[start + offset]
+            let expectsDash = offset == 4 || offset == 7
+            if expectsDash ? byte != UInt8(ascii: "-") : !isDigit(byte) { return nil }
+        }
+        let separator = start + 10
+        return token[separator] == UInt8(ascii: "T") || token[separator] == UInt8(ascii: "t") ? separator : nil
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
     /// A TOMLKit value as a configuration value.
     private static func configValue(_ value: TOMLValueConvertible) -> ConfigValue {
@@ -543,8 +569,9 @@ public struct TrainConfig: Equatable, Sendable {
         }
     }
 
-    /// Splits `section.key=value`; a value that is not valid TOML is taken as a string, so
-    /// `data.tokenizer=byte` works without quotes.
+    /// Splits `section.key=value`; a value that is not valid TOML (or that would stop TOMLKit's
+    /// parser, see `parserHazard`) is taken as a string, so `data.tokenizer=byte` works
+    /// without quotes.
     private static func parseOverride(_ override: String) throws(TrainConfigError) -> (String, ConfigValue) {
         guard let equals = override.firstIndex(of: "=") else {
             throw TrainConfigError(
@@ -552,7 +579,9 @@ public struct TrainConfig: Equatable, Sendable {
         }
         let name = override[..<equals].trimmingCharacters(in: .whitespaces)
         let text = String(override[override.index(after: equals)...])
-        if let table = try? TOMLTable(string: "value = " + text), table.keys == ["value"], let value = table["value"] {
+        let document = "value = " + text
+        if parserHazard(document) == nil,
+           let table = try? TOMLTable(string: document), table.keys == ["value"], let value = table["value"] {
             return (name, configValue(value))
         }
         return (name, .string(text))

@@ -1,11 +1,10 @@
-import Synchronization
 import Testing
 @testable import TaipanTensor
 
 @Suite struct ParallelForTests {
     @Test(arguments: [0, 1, 5, 100, 100_001])
     func chunksCoverTheRangeExactlyOnce(count: Int) {
-        let hits = Mutex([Int](repeating: 0, count: count))
+        let hits = Locked([Int](repeating: 0, count: count))
         parallelChunks(count: count, chunks: 7) { _, range in
             hits.withLock { for i in range { $0[i] += 1 } }
         }
@@ -13,7 +12,7 @@ import Testing
     }
 
     @Test func chunkBoundariesDependOnlyOnSizes() {
-        let ranges = Mutex([Int: Range<Int>]())
+        let ranges = Locked([Int: Range<Int>]())
         parallelChunks(count: 10, chunks: 3) { chunk, range in ranges.withLock { $0[chunk] = range } }
         #expect(ranges.withLock { $0 } == [0: 0..<4, 1: 4..<7, 2: 7..<10])
     }

@@ -7,7 +7,7 @@ import Testing
     @Test(arguments: [1, 2, 3])
     func runCallsEveryMemberOnce(size: Int) {
         let team = SpinningTeam(size: size)
-        let calls = Mutex([Int](repeating: 0, count: size))
+        let calls = Locked([Int](repeating: 0, count: size))
         for _ in 0..<1000 { team.run { member in calls.withLock { $0[member] += 1 } } }
         #expect(calls.withLock { $0 } == [Int](repeating: 1000, count: size))
     }
@@ -16,7 +16,7 @@ import Testing
     func chunksCoverTheRangeExactlyOnce(count: Int) {
         for size in [1, 2, 3] {
             let team = SpinningTeam(size: size)
-            let hits = Mutex([Int](repeating: 0, count: count))
+            let hits = Locked([Int](repeating: 0, count: count))
             team.forEachChunk(count: count) { range in hits.withLock { for i in range { $0[i] += 1 } } }
             #expect(hits.withLock { $0.allSatisfy { $0 == 1 } }, "size \(size)")
         }

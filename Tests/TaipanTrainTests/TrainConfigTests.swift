@@ -332,9 +332,30 @@ private func temporaryDirectory() throws -> URL {
         #expect(parseError("[~]\n") == "test.toml:1: " + String(format: expected, 2))
         // Brackets inside values, strings and comments are not headers.
         let values = "[train]\nsteps = 1\n# [~]\n[data]\ntrain = [\n  \"a\",\n]\nsource_field = \"\"\"\n[~]\"\"\"\n"
-        #expect(TrainConfig.badTableHeader(values) == nil)
-        #expect(TrainConfig.badTableHeader("x = [\n  [{a = 1}],\n  [~],\n]\ns = '''\n[~]'''\n") == nil)
-        #expect(TrainConfig.badTableHeader("s = \"\"\"a\"\"\"\"\"\n[~]\n").map { [$0.line, $0.column] } == [2, 2])
+        #expect(TrainConfig.parserHazard(values) == nil)
+        #expect(TrainConfig.parserHazard("x = [\n  [{a = 1}],\n  [~],\n]\ns = '''\n[~]'''\n") == nil)
+        #expect(TrainConfig.parserHazard("s = \"\"\"a\"\"\"\"\"\n[~]\n").map { [$0.line, $0.column] } == [2, 2])
+    }
+
+    /// Found by the FuzzTrainConfig target (second campaign): a date followed by `T` and then
+    /// not by a digit (`1979-05-27Tx07:32:00Z`) made toml++ read a time without checking that
+    /// one starts, an assertion that aborted the process. It is an error naming the line and
+    /// the column after the `T`; well-formed dates, times and look-alikes in strings, comments
+    /// and keys are left to the parser.
+    @Test func aDateWithoutATimeAfterItsTIsAnError() {
+        let expected = "invalid TOML (column %d): a date followed by 'T' must be followed by a time (HH:MM:SS)"
+        #expect(parseError("[train]\nseed = 1979-05-27Tx07:32:00Z\n") == "test.toml:2: " + String(format: expected, 19))
+        #expect(parseError("[train]\nseed = [1, 1979-05-27t:]\n") == "test.toml:2: " + String(format: expected, 23))
+        #expect(parseError("[train]\nseed = {a = 1979-05-27T-7:32}\n") == "test.toml:2: " + String(format: expected, 24))
+        #expect(parseError("[train]\nseed = 1979-05-27T\u{FFFD}\n") == "test.toml:2: " + String(format: expected, 19))
+        #expect(parseError("[train]\nseed = 1979-05-27T") == "test.toml:2: " + String(format: expected, 19))
+        // The same text given with --set is not TOML, so it is taken as a string.
+        #expect(parseError("[train]\n", overrides: ["train.seed=1979-05-27Tx07:32:00Z"])
+                == "--set train.seed=1979-05-27Tx07:32:00Z: train.seed: expected an integer, got \"1979-05-27Tx07:32:00Z\" (string)")
+        for fine in ["t = 1979-05-27T07:32:00Z\n", "t = 1979-05-27 07:32:00\n", "t = 1979-05-27\n", "t = 07:32:00\n",
+                     "s = \"1979-05-27Tx\" # 1979-05-27Tx\n", "x1979-05-27Tx = 1\n", "n = 1.5e-3\n", "n = 0x1979\n"] {
+            #expect(TrainConfig.parserHazard(fine) == nil, "\(fine)")
+        }
     }
 
     @Test func inconsistentValues() {

@@ -21,13 +21,19 @@ public func fuzzRecords(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         format: selector & 4 != 0 ? .promptCompletion : .text)
     let bufferSize = 1 << Int(selector >> 5)
     guard let reader = try? ShardReader(path: path, options: options, bufferSize: bufferSize) else { return 0 }
-    // Each call consumes input or ends it, so at most one document per byte plus one.
+    // Each call consumes text or ends it, so a file gives at most one document per byte of its
+    // text, plus one. For plain files that is the file's size. A .zst file's text can be far
+    // longer than the file (a 4-byte RLE block decodes to 128 KiB: the second campaign's
+    // 10-byte frame of 82,360 newlines), so there the harness stops at 2^20 documents without
+    // a verdict; the line reader after the decoder is the same code the plain files check.
+    let compressed = selector & 1 != 0
+    let limit = compressed ? 1 << 20 : count + 1
     var documents = 0
-    while documents <= count, let document = try? reader.next() {
+    while documents < limit, let document = try? reader.next() {
         _ = document
         documents += 1
     }
-    precondition(documents <= count, "ShardReader returned more documents than the file has bytes")
+    precondition(compressed || documents < limit, "ShardReader returned more documents than the file has bytes")
     return 0
 }
 
