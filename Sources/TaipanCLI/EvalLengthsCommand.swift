@@ -18,6 +18,8 @@ struct EvalLengthsCommand: ParsableCommand {
     @Option(help: "Seeds the test examples (their own stream, apart from training and validation).") var seed = 0
     @Option(help: "Threads (each steps its share of the sequences); 0 = all cores.") var threads = 0
     @Option(help: "Where the SVG chart goes (default: length-accuracy.svg in the first run's directory).") var chart: String?
+    @Flag(help: "Also print each model's time steps Δ by layer and by what the position holds, over the test sequences of the first length (one thread).")
+    var timeSteps = false
 
     func validate() throws {
         if targets.isEmpty { throw ValidationError("name at least one run config or checkpoint directory") }
@@ -63,5 +65,13 @@ struct EvalLengthsCommand: ParsableCommand {
             throw ValidationError("--chart: cannot write \(path): \(error.localizedDescription)")
         }
         writeLine("chart: \(path)")
+        guard timeSteps else { return }
+        writeLine("mixer | layer | role | positions | mean Δ | least channel's mean Δ | most channel's mean Δ  (length \(testLengths[0]))")
+        for (target, curve) in zip(targets, curves) {
+            for row in try LengthExtrapolation.timeSteps(target: target, length: testLengths[0], sequences: sequences, seed: UInt64(seed), queries: queries) {
+                writeLine("\(curve.mixer) | \(row.layer) | \(row.role) | \(row.positions) | "
+                    + String(format: "%.3g | %.3g | %.3g", row.mean, row.leastChannelMean, row.mostChannelMean))
+            }
+        }
     }
 }

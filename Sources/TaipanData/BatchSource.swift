@@ -17,8 +17,9 @@ public protocol BatchSource: AnyObject {
     /// This rank's rows of the next batch, advancing the position.
     func next() -> Batch
     /// This rank's rows of batch `index` of `epoch`, whatever the position: (rows, L+1) ids,
-    /// and which of them the loss counts (nil: all).
-    func batch(epoch: Int, index: Int) -> (tokens: [Int32], counted: [Bool]?)
+    /// which of them the loss counts (nil: all), and the ids the model reads where they are not
+    /// the row's own (`Batch.inputs`; nil: the row's).
+    func batch(epoch: Int, index: Int) -> (tokens: [Int32], counted: [Bool]?, inputs: [Int32]?)
 }
 
 extension Batcher: BatchSource {}

@@ -42,6 +42,9 @@ public struct Batch: Sendable {
     public var tokens: [Int32]  // (rows, L+1)
     /// For examples, whether each id is a target the loss counts; nil for text, where all are.
     public var counted: [Bool]?  // (rows, L+1)
+    /// Where the model reads other ids than the row's (selective copying's blanked answers):
+    /// the id read at each position, the last of a row unused; nil: the row's own ids.
+    public var inputs: [Int32]?  // (rows, L+1)
     /// The rows this rank holds.
     public var batchSize: Int
     public var sequenceLength: Int
@@ -144,7 +147,7 @@ public final class Batcher {
     /// the last batch).
     public func next() -> Batch {
         let taken = position
-        let (tokens, counted) = batch(epoch: taken.epoch, index: taken.batch)
+        let (tokens, counted, _) = batch(epoch: taken.epoch, index: taken.batch)
         position.batch += 1
         if position.batch == batchesPerEpoch {
             position.batch = 0
@@ -155,7 +158,7 @@ public final class Batcher {
 
     /// This rank's rows of batch `index` of `epoch` (whatever the position): (rows, L+1) ids,
     /// and for examples which of them the loss counts.
-    public func batch(epoch: Int, index: Int) -> (tokens: [Int32], counted: [Bool]?) {
+    public func batch(epoch: Int, index: Int) -> (tokens: [Int32], counted: [Bool]?, inputs: [Int32]?) {
         let rowLength = sequenceLength + 1
         var tokens = [Int32](repeating: 0, count: rows.count * rowLength)
         var counted = examples ? [Bool](repeating: false, count: rows.count * rowLength) : nil
@@ -172,7 +175,7 @@ public final class Batcher {
                 tokens.withUnsafeMutableBufferPointer { shard.copyTokens(from: start, count: rowLength, into: $0.baseAddress! + output) }
             }
         }
-        return (tokens, counted)
+        return (tokens, counted, nil)
     }
 
     /// The global window indices of this rank's rows of batch `batch` of `epoch`: (rows,).

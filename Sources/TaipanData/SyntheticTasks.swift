@@ -10,11 +10,16 @@
 //   occurrence. A row of L + 1 ids is uniform content ids with `queries + 1` (trigger, X)
 //   pairs at non-overlapping uniform positions, the last pair at the very end (trigger at
 //   L − 1, X at L); the X of every pair but the first is an answer. Ids: 0 trigger, 1..<V
-//   content. With one query (the paper's task) the only answer is the last id.
+//   content. With one query (the paper's task) the only answer is the last id. With mixed
+//   queries each row draws its number of queries from 1...`queries`.
 //
 // Rows are next-token rows as the Batcher yields them (inputs ids 0..<L, targets ids 1...L),
-// so the answers are targets of the ids before them (for selective copying, teacher-forced:
-// the model sees the answers already given). The loss and the accuracy count answers only.
+// so the answers are targets of the ids before them. Selective copying's answers are not
+// inputs in the paper's form (`CopyAnswerInputs.blank`): the model reads the marker, then a
+// blank (the noise id) at every later answer position, so it must recall each data id from
+// the body alone; `.previous` reads the answer already given instead (teacher forcing), an
+// easier task. The batcher then gives the ids the model reads beside the row (`inputs`). The
+// loss and the accuracy count answers only.
 //
 // Example i of a stream is a pure function of (seed, stream, length, i): any batch can be
 // computed directly, so a position is a batch index and restoring it is O(1). An example is a
@@ -31,6 +36,15 @@ public enum SyntheticTaskKind: String, Sendable, Codable, CaseIterable {
     case inductionHeads = "induction_heads"
 }
 
+/// What selective copying's model reads at the answer positions after the first (the marker
+/// comes before the first answer either way).
+public enum CopyAnswerInputs: String, Sendable, Codable, CaseIterable {
+    /// The paper's form: a blank (the noise id) at each, so the answers are never inputs.
+    case blank
+    /// The answer before it (teacher forcing): the model sees the answers already given.
+    case previous
+}
+
 /// A synthetic task and its sizes.
 public struct SyntheticTask: Equatable, Sendable {
     public var kind: SyntheticTaskKind
@@ -38,8 +52,15 @@ public struct SyntheticTask: Equatable, Sendable {
     public var vocabularySize: Int
     /// K: selective copying's data tokens a row.
     public var dataTokens: Int
-    /// Induction heads' answered trigger occurrences a row (1: only the last, as in the paper).
+    /// Induction heads' answered trigger occurrences a row (1: only the last, as in the paper);
+    /// with `mixedQueries`, the most a row has.
     public var queries: Int
+    /// Induction heads: each row draws its number of queries uniformly from 1...`queries`, so
+    /// that rows with one query (and long gaps between a trigger and its previous occurrence)
+    /// and rows with many (more answers) share the training.
+    public var mixedQueries: Bool
+    /// Selective copying: what the model reads at the answer positions.
+    public var answerInputs: CopyAnswerInputs
 
     /// Selective copying's noise id.
     public static let noise: Int32 = 0
@@ -48,14 +69,22 @@ public struct SyntheticTask: Equatable, Sendable {
     /// Induction heads' trigger id.
     public static let trigger: Int32 = 0
 
-    public init(kind: SyntheticTaskKind, vocabularySize: Int = 16, dataTokens: Int = 16, queries: Int = 1) {
+    public init(
+        kind: SyntheticTaskKind, vocabularySize: Int = 16, dataTokens: Int = 16, queries: Int = 1, mixedQueries: Bool = false,
+        answerInputs: CopyAnswerInputs = .blank
+    ) {
         self.kind = kind
         self.vocabularySize = vocabularySize
         self.dataTokens = dataTokens
         self.queries = queries
+        self.mixedQueries = mixedQueries
+        self.answerInputs = answerInputs
     }
 
-    /// Answers in one row of any length.
+    /// True when the ids the model reads differ from the row's (the row's ids stay the targets).
+    public var readsOtherInputs: Bool { kind == .selectiveCopying && answerInputs == .blank }
+
+    /// Answers in one row of any length (with mixed queries, the most).
     public var answersPerRow: Int { kind == .selectiveCopying ? dataTokens : queries }
 
     /// The shortest sequence length L a row fits in.
@@ -90,9 +119,10 @@ public struct SyntheticTask: Equatable, Sendable {
             let ids = (0..<dataTokens).map { _ in 2 + Int32(Self.uniform(vocabularySize - 2, &random)) }
             return SyntheticExample(task: self, length: length, starts: positions, values: ids, contentKey: 0)
         case .inductionHeads:
-            // Pair starts s_i = a_i + i over distinct sorted a_i < L − 1 − queries never overlap
+            // Pair starts s_i = a_i + i over distinct sorted a_i < L − 1 − count never overlap
             // and end before L − 1, where the last pair starts.
-            var starts = Self.distinctSorted(queries, below: length - 1 - queries, random: &random)
+            let count = mixedQueries ? 1 + Self.uniform(queries, &random) : queries
+            var starts = Self.distinctSorted(count, below: length - 1 - count, random: &random)
             for i in starts.indices { starts[i] += i }
             starts.append(length - 1)
             let value = 1 + Int32(Self.uniform(vocabularySize - 1, &random))
@@ -147,6 +177,31 @@ public struct SyntheticExample: Sendable {
         }
     }
 
+    /// The id the model reads at `position` (0..<L): the row's id, except at selective
+    /// copying's answer positions after the first in the `.blank` form, which read the noise id.
+    public func input(at position: Int) -> Int32 {
+        if task.readsOtherInputs && position > length - task.dataTokens { return SyntheticTask.noise }
+        return token(at: position)
+    }
+
+    /// What the id the model reads at `position` (0..<L) is, for diagnostics: selective copying
+    /// "noise", "data", "marker" or "answer" (a blank or earlier answer at an answer position);
+    /// induction heads "trigger", "after trigger" (the X to recall) or "content".
+    public func role(at position: Int) -> String {
+        switch task.kind {
+        case .selectiveCopying:
+            let body = length - task.dataTokens
+            if position == body { return "marker" }
+            if position > body { return "answer" }
+            return token(at: position) == SyntheticTask.noise ? "noise" : "data"
+        case .inductionHeads:
+            let index = Self.search(starts, position)
+            if index < starts.count && starts[index] == position { return "trigger" }
+            if index > 0 && starts[index - 1] == position - 1 { return "after trigger" }
+            return "content"
+        }
+    }
+
     /// The positions whose ids are answers (targets the loss and the accuracy count), sorted.
     public var answerPositions: [Int] {
         switch task.kind {
@@ -159,6 +214,9 @@ public struct SyntheticExample: Sendable {
 
     /// All L + 1 ids.
     public var ids: [Int32] { (0...length).map(token(at:)) }
+
+    /// The L ids the model reads (`ids` without its last, unless answers are blanked).
+    public var inputIds: [Int32] { (0..<length).map(input(at:)) }
 
     /// The first index of `sorted` whose element is ≥ `value`.
     static func search(_ sorted: [Int], _ value: Int) -> Int {
@@ -218,20 +276,25 @@ public final class SyntheticBatcher: BatchSource {
 
     public func next() -> Batch {
         let taken = position
-        let (tokens, counted) = batch(epoch: 0, index: taken.batch)
+        let (tokens, counted, inputs) = batch(epoch: 0, index: taken.batch)
         position.batch += 1
-        return Batch(tokens: tokens, counted: counted, batchSize: rows.count, sequenceLength: sequenceLength, epoch: 0, index: taken.batch)
+        return Batch(
+            tokens: tokens, counted: counted, inputs: inputs, batchSize: rows.count, sequenceLength: sequenceLength, epoch: 0, index: taken.batch)
     }
 
-    public func batch(epoch: Int, index: Int) -> (tokens: [Int32], counted: [Bool]?) {
+    public func batch(epoch: Int, index: Int) -> (tokens: [Int32], counted: [Bool]?, inputs: [Int32]?) {
         let rowLength = sequenceLength + 1
         var tokens = [Int32](repeating: 0, count: rows.count * rowLength)
         var counted = [Bool](repeating: false, count: rows.count * rowLength)
+        var inputs = task.readsOtherInputs ? [Int32](repeating: 0, count: rows.count * rowLength) : nil
         for (row, slot) in rows.enumerated() {
             let example = task.example(length: sequenceLength, seed: streamSeed, index: index * batchSize + slot)
             for t in 0..<rowLength { tokens[row * rowLength + t] = example.token(at: t) }
             for t in example.answerPositions { counted[row * rowLength + t] = true }
+            if inputs != nil {
+                for t in 0..<sequenceLength { inputs?[row * rowLength + t] = example.input(at: t) }
+            }
         }
-        return (tokens, counted)
+        return (tokens, counted, inputs)
     }
 }

@@ -21,6 +21,9 @@ public final class RecurrentBatch {
     public let batch: Int
     /// Tokens fed so far (per sequence).
     public private(set) var position = 0
+    /// When set, gets every layer's time steps Δ = softplus(Δ input + bias) of each step, (B, E)
+    /// row-major, with the layer's index (for diagnostics: how much each token makes the state forget).
+    public var observeTimeSteps: ((_ layer: Int, _ steps: UnsafeBufferPointer<Float>) -> Void)?
 
     /// One layer's state and constants.
     struct Layer {
@@ -97,7 +100,7 @@ public final class RecurrentBatch {
         for (b, token) in tokens.enumerated() {
             (hidden.pointer + b * width).update(from: model.embeddings.weight.pointer + Int(token) * width, count: width)
         }
-        for layer in layers {
+        for (index, layer) in layers.enumerated() {
             let mixer = layer.mixer
             rmsNormForward(
                 output: normalized.pointer, inverseRMS: inverseRMS.pointer, input: hidden.pointer,
@@ -119,10 +122,26 @@ public final class RecurrentBatch {
                 y: scanned.pointer, state: layer.ssm.pointer, u: convolved.pointer, delta: delta.pointer,
                 z: mixer.gated ? projected.pointer + inner : nil, b: b, c: c, a: layer.a.pointer, d: mixer.d.pointer,
                 deltaBias: mixer.timeStepBias.pointer, layout: scanLayout, threads: 1)
+            if let observeTimeSteps { observe(observeTimeSteps, layer: index, bias: mixer.timeStepBias.pointer, inner: inner) }
             linear(scanned.pointer, mixer.outProjection, into: mixed.pointer, inputWidth: inner, outputWidth: width)
             for i in 0..<batch * width { hidden.pointer[i] += mixed.pointer[i] }
         }
         position += 1
+    }
+
+    /// Hands `observer` the layer's Δ = softplus(delta + bias) of every row (B, E).
+    private func observe(
+        _ observer: (Int, UnsafeBufferPointer<Float>) -> Void, layer: Int, bias: UnsafePointer<Float>, inner: Int
+    ) {
+        var steps = [Float](repeating: 0, count: batch * inner)
+        for b in 0..<batch {
+            for e in 0..<inner {
+                let x = Double(delta.pointer[b * inner + e] + bias[e])
+                // softplus, without overflow for large x
+                steps[b * inner + e] = Float(x > 20 ? x : Foundation.log1p(Foundation.exp(x)))
+            }
+        }
+        steps.withUnsafeBufferPointer { observer(layer, $0) }
     }
 
     /// The logits (V) after the last token fed to sequence `row`.

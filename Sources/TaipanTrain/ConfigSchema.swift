@@ -343,8 +343,12 @@ public enum ConfigSchema {
                 "files (train/validation), or a synthetic task generated on the fly: selective_copying, induction_heads"),
         .integer("data", "task_vocab_size", \.data.taskVocabularySize, "synthetic tasks: ids in all, the special ids included"),
         .integer("data", "copy_tokens", \.data.copyTokens, "selective_copying: data tokens to reproduce in each row"),
+        .choice("data", "copy_answer_inputs", \.data.copyAnswerInputs,
+                "selective_copying: what the model reads at the answer positions after the marker: blank (the noise id; the paper's form) or previous (the answer before, teacher-forced)"),
         .integer("data", "induction_queries", \.data.inductionQueries,
                  "induction_heads: answered trigger occurrences in each row (1 = only the last, as in the paper)"),
+        .boolean("data", "induction_mixed_queries", \.data.inductionMixedQueries,
+                 "induction_heads: each row draws its number of queries uniformly from 1 to induction_queries (long gaps and many answers)"),
 
         .float("optimizer", "learning_rate", \.optimizer.learningRate, "the peak learning rate"),
         .float("optimizer", "beta1", \.optimizer.beta1, "AdamW's decay of the first moment"),

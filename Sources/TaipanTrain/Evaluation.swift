@@ -35,7 +35,7 @@ public enum Evaluation {
         try withoutGradients { () throws -> Void in
             for index in 0..<count {
                 let batch = batcher.batch(epoch: 0, index: index)
-                let (inputs, targets) = TrainingStep.split(batch.tokens, counted: batch.counted, batchSize: batchSize, length: length)
+                let (inputs, targets) = TrainingStep.split(batch.tokens, counted: batch.counted, inputs: batch.inputs, batchSize: batchSize, length: length)
                 let logits = try model.forward(ids: inputs, batch: batchSize, length: length).logits
                 total += Double(try crossEntropy(logits: logits, targets: targets, ignoreIndex: TrainingStep.ignoredTarget, reduction: .sum).item)
                 targetCount += targets.count { $0 != TrainingStep.ignoredTarget }

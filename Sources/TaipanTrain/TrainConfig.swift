@@ -168,8 +168,13 @@ public struct DataSection: Equatable, Sendable {
     public var taskVocabularySize = 16
     /// Selective copying: K, the data tokens to reproduce in each row.
     public var copyTokens = 16
+    /// Selective copying: what the model reads at the answer positions after the first (blank:
+    /// the paper's form, the answers are never inputs; previous: teacher forcing).
+    public var copyAnswerInputs = CopyAnswerInputs.blank
     /// Induction heads: the answered trigger occurrences in each row (1: the last, as in the paper).
     public var inductionQueries = 1
+    /// Induction heads: each row draws its number of queries uniformly from 1...inductionQueries.
+    public var inductionMixedQueries = false
 
     public init() {}
 }
@@ -826,7 +831,8 @@ public struct TrainConfig: Equatable, Sendable {
         case .selectiveCopying: kind = .selectiveCopying
         case .inductionHeads: kind = .inductionHeads
         }
-        return SyntheticTask(kind: kind, vocabularySize: data.taskVocabularySize, dataTokens: data.copyTokens, queries: data.inductionQueries)
+        return SyntheticTask(kind: kind, vocabularySize: data.taskVocabularySize, dataTokens: data.copyTokens, queries: data.inductionQueries,
+            mixedQueries: data.inductionMixedQueries, answerInputs: data.copyAnswerInputs)
     }
 
     /// `modelConfig` for a `model.architecture = "mamba"` configuration.

@@ -225,7 +225,7 @@ public final class Trainer {
             log.message("LoRA: rank \(lora.rank), alpha \(lora.alpha), \(model.adapters.count) adapters (\(adapted.formatted()) parameters) on \(lora.targetModules.joined(separator: ", "))" + (full > 0 ? ", \(full.formatted()) parameters of \(lora.modulesToSave.joined(separator: ", ")) in full" : "") + "; the base model is frozen")
         }
         if let task = config.syntheticTask {
-            log.message("data: \(task.kind.rawValue) generated on the fly, vocabulary \(task.vocabularySize), \(task.answersPerRow) answers in each row of \(length + 1) ids; \(steps) steps; the loss and the accuracy count answers only")
+            log.message("data: \(task.kind.rawValue) generated on the fly, vocabulary \(task.vocabularySize), \(task.mixedQueries && task.kind == .inductionHeads ? "1 to \(task.queries)" : "\(task.answersPerRow)") answers in each row of \(length + 1) ids; \(steps) steps; the loss and the accuracy count answers only")
         } else if let files, files.examples {
             log.message("data: \(files.windowCount.formatted()) prompt/completion examples, one a row of \(length + 1) ids (padded), \(files.batchesPerEpoch) batches per epoch; \(steps) steps; the loss counts completions only")
             if files.truncatedExamples > 0 {
@@ -289,7 +289,7 @@ public final class Trainer {
             let learningRate = schedule.rate(at: state.step)
             // Micro-batches → backward (→ gradients summed over the ranks).
             stopAgreed = stop.isRequested
-            let loss = try step.accumulateGradients(stop: &stopAgreed) { let batch = batcher.next(); return (batch.tokens, batch.counted) }
+            let loss = try step.accumulateGradients(stop: &stopAgreed, batches: { let batch = batcher.next(); return (batch.tokens, batch.counted, batch.inputs) })
             // From the update until the step is recorded, a prompt stop waits: it saves the
             // state of a finished step, never half of one.
             commitLock.lock()

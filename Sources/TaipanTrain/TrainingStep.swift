@@ -65,6 +65,14 @@ public struct TrainingStep {
     public func accumulateGradients(
         stop: inout Bool, _ nextBatch: () -> (tokens: [Int32], counted: [Bool]?)
     ) throws -> Double {
+        try accumulateGradients(stop: &stop, batches: { let batch = nextBatch(); return (batch.tokens, batch.counted, nil) })
+    }
+
+    /// As `accumulateGradients(stop:_:)`, for micro-batches whose model may read other ids than
+    /// the rows' own (`inputs`, as `Batch.inputs`; nil: the rows').
+    public func accumulateGradients(
+        stop: inout Bool, batches nextBatch: () -> (tokens: [Int32], counted: [Bool]?, inputs: [Int32]?)
+    ) throws -> Double {
         // The trainable tensors include LoRA adapters, which are not among the model's parameters.
         for parameter in trainable { parameter.zeroGrad() }
         // Every micro-batch is taken first: with examples, the divisor (the counted targets of
@@ -73,7 +81,7 @@ public struct TrainingStep {
         let pairs = (0..<accumulation).map { _ in
             let batch = nextBatch()
             examples = examples || batch.counted != nil
-            return Self.split(batch.tokens, counted: batch.counted, batchSize: rows, length: length)
+            return Self.split(batch.tokens, counted: batch.counted, inputs: batch.inputs, batchSize: rows, length: length)
         }
         var targets = targetsPerStep
         if examples {
@@ -120,16 +128,17 @@ public struct TrainingStep {
     public static let ignoredTarget: Int32 = -100
 
     /// Inputs (B·L) and next-token targets (B·L) from B windows of L + 1 ids; where `counted`
-    /// (B·(L+1)) says an id is not counted, its target is `ignoredTarget`.
+    /// (B·(L+1)) says an id is not counted, its target is `ignoredTarget`. With `inputs`
+    /// (B·(L+1), the last of each row unused) the model reads those ids instead of the rows'.
     public static func split(
-        _ tokens: [Int32], counted: [Bool]? = nil, batchSize: Int, length: Int
+        _ tokens: [Int32], counted: [Bool]? = nil, inputs read: [Int32]? = nil, batchSize: Int, length: Int
     ) -> (inputs: [Int32], targets: [Int32]) {
         var inputs = [Int32](), targets = [Int32]()
         inputs.reserveCapacity(batchSize * length)
         targets.reserveCapacity(batchSize * length)
         for b in 0..<batchSize {
             let row = b * (length + 1)
-            inputs.append(contentsOf: tokens[row..<(row + length)])
+            inputs.append(contentsOf: (read ?? tokens)[row..<(row + length)])
             if let counted {
                 for t in (row + 1)...(row + length) { targets.append(counted[t] ? tokens[t] : ignoredTarget) }
             } else {

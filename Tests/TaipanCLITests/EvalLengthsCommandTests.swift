@@ -34,6 +34,16 @@ import Testing
         let svg = try String(contentsOfFile: chart, encoding: .utf8)
         #expect(svg.hasPrefix("<svg") && svg.components(separatedBy: "<polyline").count == 3)
 
+        // Selective copying (the answers read as blanks) in the recurrent form, with each layer's Δ by role.
+        let copying = try runTaipan([
+            "eval-lengths", directory.file("selective-copying-s6") + "/checkpoints/step-00000003", "--lengths", "24,48",
+            "--sequences", "2", "--threads", "1", "--chart", directory.file("copying.svg"), "--time-steps",
+        ])
+        #expect(copying.status == 0, "\(copying.error)")
+        #expect(copying.output.contains("selective_copying | S6 | 24 | 48 |"), "\(copying.output)")
+        // 2 sequences: one marker each, and 3 answer positions read (the last answer is never read).
+        #expect(copying.output.contains("S6 | 0 | marker | 2 |") && copying.output.contains("S6 | 1 | answer | 6 |"), "\(copying.output)")
+
         // A text run is refused by name, and so are bad lengths.
         let tooShort = try runTaipan(["eval-lengths", directory.file("induction-heads-s6") + "/checkpoints/step-00000003", "--lengths", "2"])
         #expect(tooShort.status != 0 && tooShort.error.contains("--lengths"), "\(tooShort.error)")

@@ -12,6 +12,36 @@ import Testing
         #expect(example.answerPositions == [5, 6])
     }
 
+    @Test func blankAnswerInputsHideTheAnswersAndPreviousOnesTeacherForce() {
+        // L = 8, K = 3: a body of M = 5 ids with data 4, 7, 2 at positions 0, 2, 4, the marker at
+        // 5, the answers at 6, 7, 8. The model reads ids 0..<8; the answers are targets 6...8.
+        let blank = SyntheticTask(kind: .selectiveCopying, vocabularySize: 8, dataTokens: 3)
+        #expect(blank.answerInputs == .blank && blank.readsOtherInputs)
+        let example = SyntheticExample(task: blank, length: 8, starts: [0, 2, 4], values: [4, 7, 2], contentKey: 0)
+        #expect(example.ids == [4, 0, 7, 0, 2, 1, 4, 7, 2])
+        #expect(example.inputIds == [4, 0, 7, 0, 2, 1, 0, 0])
+        #expect(example.answerPositions == [6, 7, 8])
+        #expect((0..<8).map(example.role(at:)) == ["data", "noise", "data", "noise", "data", "marker", "answer", "answer"])
+        var forced = blank
+        forced.answerInputs = .previous
+        #expect(!forced.readsOtherInputs)
+        let teacherForced = SyntheticExample(task: forced, length: 8, starts: [0, 2, 4], values: [4, 7, 2], contentKey: 0)
+        #expect(teacherForced.ids == [4, 0, 7, 0, 2, 1, 4, 7, 2])
+        #expect(teacherForced.inputIds == [4, 0, 7, 0, 2, 1, 4, 7])
+        // One data token: the marker is the only answer input, the same in both forms.
+        let one = SyntheticExample(
+            task: SyntheticTask(kind: .selectiveCopying, vocabularySize: 4, dataTokens: 1), length: 3, starts: [1], values: [3], contentKey: 0)
+        #expect(one.ids == [0, 3, 1, 3] && one.inputIds == [0, 3, 1])
+        // Induction heads reads its own ids whatever the setting.
+        let induction = SyntheticTask(kind: .inductionHeads, vocabularySize: 2, queries: 2, answerInputs: .blank)
+        #expect(!induction.readsOtherInputs)
+        let row = SyntheticExample(task: induction, length: 9, starts: [1, 4, 8], values: [1], contentKey: 77)
+        #expect(row.inputIds == Array(row.ids.dropLast()))
+        #expect((0..<9).map(row.role(at:)) == [
+            "content", "trigger", "after trigger", "content", "trigger", "after trigger", "content", "content", "trigger",
+        ])
+    }
+
     @Test func anInductionHeadsRowRepeatsTheIdAfterEveryTrigger() {
         // With a vocabulary of 2 every content id is 1, so the row can be written by hand.
         let task = SyntheticTask(kind: .inductionHeads, vocabularySize: 2, queries: 2)
@@ -62,6 +92,26 @@ import Testing
         }
     }
 
+    @Test func mixedQueriesDrawEachRowsCountFromOneToTheMost() {
+        let mixed = SyntheticTask(kind: .inductionHeads, vocabularySize: 16, queries: 4, mixedQueries: true)
+        var seen = [Int](repeating: 0, count: 5)
+        for index in 0..<400 {
+            let example = mixed.example(length: 40, seed: 2, index: index)
+            let ids = example.ids
+            let triggers = ids.indices.filter { ids[$0] == SyntheticTask.trigger }
+            // Every row still ends on a query, repeats one X after every trigger and answers all but the first.
+            #expect(triggers.last == 39 && (2...5).contains(triggers.count))
+            #expect(triggers.allSatisfy { ids[$0 + 1] == ids[triggers[0] + 1] })
+            #expect(example.answerPositions == triggers.dropFirst().map { $0 + 1 })
+            seen[example.answerPositions.count] += 1
+        }
+        // 100 rows expected with each count 1...4.
+        #expect(seen[0] == 0 && seen[1...].allSatisfy { abs($0 - 100) < 40 }, "\(seen)")
+        // Without mixing, every row has exactly `queries`.
+        let fixed = SyntheticTask(kind: .inductionHeads, vocabularySize: 16, queries: 4)
+        #expect((0..<50).allSatisfy { fixed.example(length: 40, seed: 2, index: $0).answerPositions.count == 4 })
+    }
+
     @Test func examplesAreAPureFunctionOfSeedIndexAndLength() {
         let task = SyntheticTask(kind: .inductionHeads)
         let a = task.example(length: 64, seed: 1, index: 5).ids
@@ -107,6 +157,23 @@ import Testing
         let validation = try SyntheticBatcher(task: task, batchSize: 4, sequenceLength: 12, seed: 5, stream: .validation)
         #expect(validation.batch(epoch: 0, index: 0).tokens != taken[0].tokens)
         #expect(throws: DataError.self) { try other.restore(BatcherPosition(epoch: 1, batch: 0, windowCount: 7)) }
+    }
+
+    @Test func blankedBatchesCarryTheIdsTheModelReads() throws {
+        let task = SyntheticTask(kind: .selectiveCopying, vocabularySize: 8, dataTokens: 3)
+        let batch = try SyntheticBatcher(task: task, batchSize: 2, sequenceLength: 12, seed: 5).next()
+        let inputs = try #require(batch.inputs)
+        #expect(inputs.count == 2 * 13)
+        for row in 0..<2 {
+            let ids = Array(batch.tokens[(row * 13)..<(row * 13 + 13)]), read = Array(inputs[(row * 13)..<(row * 13 + 12)])
+            // The body and the marker as in the row, then blanks where the answers 1 and 2 were.
+            #expect(Array(read[0...9]) == Array(ids[0...9]) && ids[9] == SyntheticTask.marker)
+            #expect(read[10] == SyntheticTask.noise && read[11] == SyntheticTask.noise)
+            #expect(ids[10] != SyntheticTask.noise && ids[11] != SyntheticTask.noise)
+        }
+        var forced = task
+        forced.answerInputs = .previous
+        #expect(try SyntheticBatcher(task: forced, batchSize: 2, sequenceLength: 12, seed: 5).next().inputs == nil)
     }
 
     @Test func ranksTakeDisjointRowsOfTheSameGlobalBatch() throws {

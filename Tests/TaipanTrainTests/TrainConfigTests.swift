@@ -56,7 +56,9 @@ private let everyKeyText = """
     source = "files"         # the default: a synthetic source refuses train and validation files
     task_vocab_size = 12
     copy_tokens = 3
+    copy_answer_inputs = "previous"
     induction_queries = 2
+    induction_mixed_queries = true
 
     [optimizer]
     learning_rate = 3e-4
@@ -183,7 +185,7 @@ private func temporaryDirectory() throws -> URL {
 
     @Test func schemaCoversEveryKeyOnce() {
         let names = ConfigSchema.fields.map(\.name)
-        #expect(names.count == 82)
+        #expect(names.count == 84)
         #expect(Set(names).count == names.count)
         #expect(Set(ConfigSchema.fields.map(\.section)) == Set(ConfigSchema.sections.map(\.name)))
         #expect(ConfigSchema.fields.allSatisfy { !$0.doc.isEmpty && !$0.doc.contains("\n") })
@@ -205,6 +207,8 @@ private func temporaryDirectory() throws -> URL {
         #expect(config.model.groupCount == 2 && config.model.chunkSize == 128)
         #expect(config.model.mixer == .lti && !config.model.gate)
         #expect(config.data.source == .files && config.data.taskVocabularySize == 12 && config.data.copyTokens == 3 && config.data.inductionQueries == 2)
+        #expect(config.data.copyAnswerInputs == .previous && TrainConfig().data.copyAnswerInputs == .blank)
+        #expect(config.data.inductionMixedQueries && config.syntheticTask == nil)
         #expect(config.data.train == ["pile/train/00.jsonl.zst", "pile/train/01.jsonl.zst"])
         #expect(config.data.validation == ["pile/val.jsonl.zst"] && config.data.validationFraction == 0.05)
         #expect(config.data.tokenizer == "tokenizers/neox/tokenizer.json" && config.data.sequenceLength == 2048)
@@ -304,6 +308,8 @@ private func temporaryDirectory() throws -> URL {
                 == "test.toml:3: data.bad_records: expected one of \"fail\", \"skip\", got \"ignore\" (string)")
         #expect(parseError("[data]\ntrain = [\"a\"]\nformat = \"chat\"\n")
                 == "test.toml:3: data.format: expected one of \"text\", \"prompt_completion\", got \"chat\" (string)")
+        #expect(parseError("[data]\ntrain = [\"a\"]\ncopy_answer_inputs = \"teacher\"\n")
+                == "test.toml:3: data.copy_answer_inputs: expected one of \"blank\", \"previous\", got \"teacher\" (string)")
         #expect(parseError("[data]\ntrain = [\"a\"]\ncompletion_field = \"\"\n") == "test.toml:3: data.completion_field: must not be an empty string")
         #expect(parseError("[data]\ntrain = [\"a\", 2]\n")
                 == "test.toml:2: data.train: expected an array of strings, got [\"a\", 2] (array)")

@@ -25,6 +25,11 @@ import TaipanTensor
         #expect(inputs == [3, 1, 4, 1, 9, 2, 6, 5])
         #expect(targets == [-100, -100, -100, 5, 2, 6, 5, 3])
         #expect(TrainingStep.split(Self.tokens, batchSize: 2, length: 4).targets == [1, 4, 1, 5, 2, 6, 5, 3])
+        // Other ids to read (the last of each row unused) replace the inputs, never the targets.
+        let read: [Int32] = [7, 7, 4, 0, -1, 9, 0, 0, 5, -1]
+        let blanked = TrainingStep.split(Self.tokens, counted: Self.counted, inputs: read, batchSize: 2, length: 4)
+        #expect(blanked.inputs == [7, 7, 4, 0, 9, 0, 0, 5])
+        #expect(blanked.targets == [-100, -100, -100, 5, 2, 6, 5, 3])
     }
 
     /// The step's loss is the mean cross-entropy of the counted targets alone, computed here
