@@ -211,6 +211,8 @@ def taipan_bench(binary, config, weights, tokens, threads, timeout):
             raise Failure(f"{name}: unreadable RESULT field {item!r}") from error
     if "tokens_per_second" not in fields:
         raise Failure(f"{name}: no tokens_per_second in {lines[-1]!r}")
+    match = re.search(r"([\d,]+) parameters", text)
+    fields["parameters"] = int(match.group(1).replace(",", "")) if match else None
     return fields
 
 
@@ -264,12 +266,13 @@ def measure_main(argv):
             gguf_path = os.path.join(args.gguf_dir, f"{model}-{gguf_type}.gguf")
             if not os.path.isfile(gguf_path):
                 raise Failure(f"{gguf_path}: missing (compare-llamacpp.sh makes it)")
-            llama, ours, ratios, loads = [], [], [], []
+            llama, ours, ratios, loads, sizes = [], [], [], [], None
             for index in range(args.runs):
                 loads.append(os.getloadavg()[0])
                 record = llama_bench(args.llama_bench, gguf_path, args.tokens, args.threads, args.timeout)
                 build = build or record
                 fields = taipan_bench(args.taipan, config, weights, args.tokens, args.threads, args.timeout)
+                sizes = sizes or (record.get("model_n_params"), fields["parameters"], record.get("model_size"))
                 llama.append(float(record["avg_ts"]))
                 ours.append(fields["tokens_per_second"])
                 ratios.append(ours[-1] / llama[-1])
@@ -282,7 +285,8 @@ def measure_main(argv):
             rows.append(row)
             details.append(f"{title}, {row['llamacpp']} / {weights}: pairs " + ", ".join(
                 f"{a:.1f} / {b:.1f} ({r:.2f}×)" for a, b, r in zip(llama, ours, ratios))
-                + f"; load average {', '.join(f'{load:.2f}' for load in loads)}")
+                + f"; load average {', '.join(f'{load:.2f}' for load in loads)}"
+                + f"; parameters llama.cpp {sizes[0]}, Taipan {sizes[1]}; GGUF tensors {sizes[2]} bytes")
     load_after = os.getloadavg()
 
     header = ["model", "llama.cpp / Taipan", "llama.cpp tokens/s", "Taipan tokens/s", "Taipan ÷ llama.cpp"]
