@@ -266,6 +266,7 @@ def measure_main(argv):
             gguf_path = os.path.join(args.gguf_dir, f"{model}-{gguf_type}.gguf")
             if not os.path.isfile(gguf_path):
                 raise Failure(f"{gguf_path}: missing (compare-llamacpp.sh makes it)")
+            label = gguf_type.upper() if gguf_type.startswith("q") else gguf_type
             llama, ours, ratios, loads, sizes = [], [], [], [], None
             for index in range(args.runs):
                 loads.append(os.getloadavg()[0])
@@ -276,10 +277,10 @@ def measure_main(argv):
                 llama.append(float(record["avg_ts"]))
                 ours.append(fields["tokens_per_second"])
                 ratios.append(ours[-1] / llama[-1])
-                print(f"  {title} {gguf_type.upper()} / {weights}, pair {index + 1}/{args.runs} (load {loads[-1]:.2f}): "
+                print(f"  {title} {label} / {weights}, pair {index + 1}/{args.runs} (load {loads[-1]:.2f}): "
                       f"llama.cpp {llama[-1]:.1f} tokens/s, Taipan {ours[-1]:.1f} tokens/s, {ratios[-1]:.2f}×",
                       file=sys.stderr, flush=True)
-            row = {"model": model, "llamacpp": gguf_type.upper() if gguf_type.startswith("q") else gguf_type,
+            row = {"model": model, "llamacpp": label,
                    "taipan": weights, "llamacpp_tps": statistics.median(llama), "taipan_tps": statistics.median(ours),
                    "ratio": statistics.median(ratios)}
             rows.append(row)
