@@ -317,7 +317,7 @@ def measure_main(argv):
               f"({build.get('build_number')}), backend {build.get('backends')}, cpu_info {build.get('cpu_info')!r}")
     print(f"Taipan: {args.taipan} (checkout {git_commit()})")
     print(f"batch 1, {args.threads} threads, {args.tokens} new tokens a run; llama-bench -p 0 (no prompt, one warm-up run), "
-          f"Taipan after a 16-token prefill; {args.runs} pairs (llama.cpp, then Taipan) for each row; "
+          f"Taipan after a 16-token prefill; {args.runs} pair(s) (llama.cpp, then Taipan) for each row; "
           "tokens/s: medians; ratio: median of the pairs' ratios")
     for line in details:
         print(line)
