@@ -129,6 +129,8 @@ def config_seeds():
                            't = 1979-05-27T07:32:00Z\ns = """\nmulti\nline"""\n')
     # Found by the second campaign: toml++ asserted on a date whose 'T' is not followed by a time.
     write(t, "date-without-time", "[train]\nseed = 1979-05-27Tx07:32:00Z\n")
+    # Found by the third: toml++ asserted on a '}' where an array expects a value.
+    write(t, "brace-in-array", "[train]\nseed = [1, }]\n")
 
 
 def token_shard_seeds():

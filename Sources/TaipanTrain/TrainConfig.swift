@@ -457,7 +457,8 @@ public struct TrainConfig: Equatable, Sendable {
     /// - a table header (`[…]` or `[[…]]` at the start of a line) whose key starts with neither
     ///   a bare-key character (A–Z a–z 0–9 _ -) nor a quote, such as `[étrain]`, `[.a]`, `[ ~]`;
     /// - a date followed by `T` or `t` and then not by a digit, such as `1979-05-27Tx07:32:00`
-    ///   (toml++ reads a time there without checking that one starts).
+    ///   (toml++ reads a time there without checking that one starts);
+    /// - a `}` where an array expects a value, such as `[1, }]` or `[\n}]`.
     /// Strings, comments and the brackets of values are skipped, so only real headers and
     /// values are looked at; any other error is left to the parser.
     static func parserHazard(_ text: String) -> (line: Int, column: Int, message: String)? {
@@ -471,9 +472,16 @@ public struct TrainConfig: Equatable, Sendable {
         }
         func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
         var index = 0, line = 1, lineStart = 0
-        var depth = 0  // open brackets and braces of values
+        var open: [UInt8] = []  // the brackets and braces of values open here, innermost last
+        var arrayExpectsValue = false  // after an array's `[` or `,` (blanks and comments aside)
         while index < bytes.count {
             let byte = bytes[index]
+            if !isBlank(byte) && byte != UInt8(ascii: "\n") && byte != UInt8(ascii: "\r") && byte != UInt8(ascii: "#") {
+                if arrayExpectsValue && byte == UInt8(ascii: "}") {
+                    return (line, index - lineStart + 1, "'}' where an array expects a value or ']'")
+                }
+                arrayExpectsValue = false
+            }
             switch byte {
             case UInt8(ascii: "\n"):
                 line += 1
@@ -509,7 +517,7 @@ public struct TrainConfig: Equatable, Sendable {
                     }
                 }
             case UInt8(ascii: "["):
-                if depth == 0 && bytes[lineStart..<index].allSatisfy(isBlank) {
+                if open.isEmpty && bytes[lineStart..<index].allSatisfy(isBlank) {
                     var key = index + 1
                     if key < bytes.count && bytes[key] == UInt8(ascii: "[") { key += 1 }
                     while key < bytes.count && isBlank(bytes[key]) { key += 1 }
@@ -518,14 +526,18 @@ public struct TrainConfig: Equatable, Sendable {
                     }
                     index = key
                 } else {
-                    depth += 1
+                    open.append(byte)
+                    arrayExpectsValue = true
                     index += 1
                 }
             case UInt8(ascii: "{"):
-                depth += 1
+                open.append(byte)
                 index += 1
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                depth = max(depth - 1, 0)
+                _ = open.popLast()
+                index += 1
+            case UInt8(ascii: ","):
+                arrayExpectsValue = open.last == UInt8(ascii: "[")
                 index += 1
             case UInt8(ascii: "0")...UInt8(ascii: "9") where index == 0 || !isBareKey(bytes[index - 1]):
                 // A token that starts with digits: a date-time needs a digit after its `T`.

@@ -364,6 +364,19 @@ private func temporaryDirectory() throws -> URL {
         }
     }
 
+    /// Found by the FuzzTrainConfig target (third campaign): a `}` where an array expects a
+    /// value (`[1, }]`, `[\n}]`) tripped a toml++ assertion that aborted the process.
+    @Test func aBraceWhereAnArrayExpectsAValueIsAnError() {
+        let expected = "invalid TOML (column %d): '}' where an array expects a value or ']'"
+        #expect(parseError("[train]\nseed = [1, }]\n") == "test.toml:2: " + String(format: expected, 12))
+        #expect(parseError("[train]\nseed = [}]\n") == "test.toml:2: " + String(format: expected, 9))
+        #expect(parseError("[train]\nseed = [1, # c\r\n  }]\n") == "test.toml:3: " + String(format: expected, 3))
+        #expect(parseError("[train]\nseed = {a = [ }]}\n") == "test.toml:2: " + String(format: expected, 15))
+        for fine in ["x = [1, 2,]\n", "x = [{a = 1}, {b = [2]}]\n", "x = {a = [1], b = 2}\n", "x = [1, \"}\"]\n", "x = [1, # }\n 2]\n"] {
+            #expect(TrainConfig.parserHazard(fine) == nil, "\(fine)")
+        }
+    }
+
     @Test func inconsistentValues() {
         let cases: [(String, String)] = [
             ("[data]\nsequence_length = 0", "test.toml:2: data.sequence_length: must be at least 1 (got 0)"),
