@@ -31,7 +31,7 @@ struct TrainCommand: ParsableCommand {
                 let trainer = try Trainer(config: configuration, start: start, communicator: communicator, print: writeLine)
                 let summary = try trainer.run(stopPromptly: true) { message in
                     writeLine(message)
-                    Foundation.exit(0)
+                    endAfterPromptStop()
                 }
                 if communicator.isRoot { report(summary) }
             } catch TrainError.dataChanged(let runDirectory, let detail) {

@@ -259,7 +259,7 @@ public final class Trainer {
     /// takes. With several ranks the ranks finish their step together first.
     @discardableResult
     public func run(
-        pausingAt pause: Int? = nil, stopPromptly: Bool = false, exitAfterPromptStop: @escaping @Sendable (String) -> Never = { message in print(message); exit(0) }
+        pausingAt pause: Int? = nil, stopPromptly: Bool = false, exitAfterPromptStop: @escaping @Sendable (String) -> Never = { message in print(message); endAfterPromptStop() }
     ) throws -> TrainSummary {
         let prompt = stopPromptly && communicator.size == 1
         var onSignal: (@Sendable () -> Void)?
@@ -551,4 +551,14 @@ public final class Trainer {
                 "--resume: the configuration changed since the checkpoint (\(changed.joined(separator: ", "))); only \(TrainConfig.keysChangeableOnResume.joined(separator: ", ")) may change, and where the run and its data lie (\(TrainConfig.locationKeys.joined(separator: ", "))) when the data is the same. Start a new run (another train.run_dir) or use --force")
         }
     }
+}
+
+/// Ends the process with status 0 after a prompt stop, once its checkpoint is complete. With
+/// `_exit`, not `exit`: the dropped step is still computing on the process's other threads,
+/// and `exit` would run the libraries' destructors under it (`make sanitize-thread` caught the
+/// process dying in `cblas_sgemm` at exit, a crash where the run should end with status 0).
+/// The checkpoint is synced already; only the standard streams need flushing.
+public func endAfterPromptStop() -> Never {
+    fflush(nil)  // every output stream
+    _exit(0)
 }
