@@ -30,7 +30,8 @@ import statistics
 import subprocess
 import sys
 import time
-import tomllib
+
+from taipan_config import read_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -65,13 +66,7 @@ MAMBA2_REJECTS = {"time_step_rank", "time_step_scale", "time_step_init_scheme", 
 
 
 def config_json(toml_path):
-    try:
-        with open(os.path.join(ROOT, toml_path), "rb") as file:
-            document = tomllib.load(file)
-    except OSError as error:
-        raise Failure(f"{toml_path}: cannot read: {error.strerror}") from error
-    except tomllib.TOMLDecodeError as error:
-        raise Failure(f"{toml_path}: not valid TOML: {error}") from error
+    document = read_config(toml_path, Failure)
     model = dict(document.get("model", {}))
     if model.get("config") or model.get("init_from"):
         raise Failure(f"{toml_path}: model.config / model.init_from are not supported here; give the architecture keys")

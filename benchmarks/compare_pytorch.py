@@ -49,7 +49,8 @@ import statistics
 import subprocess
 import sys
 import time
-import tomllib
+
+from taipan_config import read_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = "configs/bench-small.toml"
@@ -65,13 +66,7 @@ class ConfigError(Exception):
 def load_shape(path):
     """The model, batch and optimizer of a Taipan TOML config, with Taipan's defaults for the
     keys it leaves out (Sources/TaipanTrain/TrainConfig.swift)."""
-    try:
-        with open(os.path.join(ROOT, path), "rb") as file:
-            document = tomllib.load(file)
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from error
+    document = read_config(path, ConfigError)
     model, data = document.get("model", {}), document.get("data", {})
     train, optimizer = document.get("train", {}), document.get("optimizer", {})
     if model.get("vocab_size", 0) <= 0:
