@@ -222,10 +222,23 @@ public func stateSpaceDualityStep(
             let cRow = c + row * layout.cRowStride + group * stateSize
             let xRow = x + row * layout.xRowStride + head * headSize
             let slot = state + (row * layout.heads + head) * layout.headStateSize
+            // Eight state elements at a time (the sum over n in eight lanes, added at the end):
+            // a scalar loop stays scalar, because the compiler may not reorder the sum.
+            let whole = stateSize / 8 * 8
+            let (decays, rawB, rawC) = (SIMD8<Float>(repeating: decay), UnsafeRawPointer(bRow), UnsafeRawPointer(cRow))
             for p in 0..<headSize {
                 let input = step * xRow[p], channel = slot + p * stateSize
-                var output = skip * xRow[p]
-                for n in 0..<stateSize {
+                let inputs = SIMD8<Float>(repeating: input), rawChannel = UnsafeMutableRawPointer(channel)
+                var lanes = SIMD8<Float>()
+                for n in stride(from: 0, to: whole, by: 8) {
+                    let old = rawChannel.loadUnaligned(fromByteOffset: n * 4, as: SIMD8<Float>.self)
+                    let bs = rawB.loadUnaligned(fromByteOffset: n * 4, as: SIMD8<Float>.self)
+                    let h = multiplyAdd(decays, old, inputs * bs)
+                    rawChannel.storeBytes(of: h, toByteOffset: n * 4, as: SIMD8<Float>.self)
+                    lanes = multiplyAdd(h, rawC.loadUnaligned(fromByteOffset: n * 4, as: SIMD8<Float>.self), lanes)
+                }
+                var output = skip * xRow[p] + lanes.sum()
+                for n in whole..<stateSize {
                     let h = decay * channel[n] + input * bRow[n]
                     channel[n] = h
                     output += h * cRow[n]
