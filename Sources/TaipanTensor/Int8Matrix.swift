@@ -3,9 +3,19 @@
 // product is the bytes of weights read: a quarter of float32's, half of bfloat16's.
 //
 // Quantisation is symmetric and per row ("absmax"): scale = max |w| / 127 over the row, q =
-// round(w / scale) in −127…127, and the stored weight is q·scale. Products multiply the integer
-// weights by float32 inputs and accumulate in float32; the row's scale is applied once at the
-// end. Rows are padded with zero weights to a multiple of 32 columns.
+// round(w / scale) in −127…127, and the stored weight is q·scale. Rows are padded with zero
+// weights to a multiple of 32 columns.
+//
+// Products are integer dot products. The input vector is rounded once per product to 16-bit
+// integers, per block of 512 columns: xScale = max |x| / 32767 over the block, xq = round(x /
+// xScale). Then y_r = scale_r · Σ_blocks xScale_b · Σ_{j in b} q_rj · xq_j, the inner sum exact
+// in Int32 (512 · 127 · 32767 < 2³¹) and the blocks added in order in float32. The rounding of x
+// is at most half of 2⁻¹⁵ of the block's largest magnitude, far below the weights' own rounding
+// of half of 2⁻⁷ of the row's, and the integer products are what makes int8 decoding faster
+// than bfloat16: the compiler turns the loop into pmaddwd (16-bit products summed in pairs into
+// 32-bit lanes), about 2.7 times the multiply-adds a cycle of the float32 path it replaced,
+// which converted each weight to float first (measured on one Zen 2 core, in cache: 16.3
+// against 6.1 billion a second).
 
 /// A (rows, columns) matrix of int8 weights with a float32 scale per row, read-only once built.
 public final class Int8Matrix: @unchecked Sendable {
@@ -62,42 +72,66 @@ public final class Int8Matrix: @unchecked Sendable {
         return Float(values[row * rowBytes + column]) * scales[row]
     }
 
-    /// y (rows) ← W · x (columns): per row, scale · Σ q·x accumulated in float32. Rows are
-    /// spread over `team` (or over `Threads.count` Dispatch threads) when the matrix is large
+    /// Columns per block of the input's rounding: the most whose integer products sum exactly
+    /// in Int32 (512 · 127 · 32767 < 2³¹). A multiple of 32, so blocks start on padded rows'
+    /// 32-column boundaries.
+    static let blockColumns = 512
+
+    /// y (rows) ← W · x (columns), with x rounded to 16 bits per block as the header says. Rows
+    /// are spread over `team` (or over `Threads.count` Dispatch threads) when the matrix is large
     /// enough to pay for it; each row is summed in a fixed order by one thread, so the result
-    /// does not depend on the thread count.
+    /// does not depend on the thread count. An input holding a NaN or an infinity makes every
+    /// output NaN.
     public func multiply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, team: SpinningTeam? = nil) {
-        let (columns, rowBytes) = (self.columns, self.rowBytes)
-        let (values, scales) = (UnsafePointer(self.values), UnsafePointer(self.scales))
-        forEachRowPiece(rows: rows, columns: columns, team: team) { range in
-            for r in range { y[r] = scales[r] * int8Dot(values + r * rowBytes, x, columns: columns) }
+        let (rows, columns, rowBytes, blockColumns) = (self.rows, self.columns, self.rowBytes, Self.blockColumns)
+        let blocks = (rowBytes + blockColumns - 1) / blockColumns
+        withUnsafeTemporaryAllocation(of: Int16.self, capacity: Swift.max(1, rowBytes)) { xq in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: Swift.max(1, blocks)) { xScales in
+                let (xq, xScales) = (xq.baseAddress!, xScales.baseAddress!)
+                xq.initialize(repeating: 0, count: Swift.max(1, rowBytes))
+                for block in 0..<blocks {
+                    let start = block * blockColumns, end = Swift.min(columns, start + blockColumns)
+                    var largest: Float = 0, finite = true
+                    for j in start..<Swift.max(start, end) {
+                        largest = Swift.max(largest, Swift.abs(x[j]))
+                        finite = finite && x[j].isFinite
+                    }
+                    guard finite else {
+                        y.update(repeating: .nan, count: rows)
+                        return
+                    }
+                    let scale = largest / 32_767
+                    xScales[block] = scale
+                    if scale > 0 {
+                        for j in start..<end {
+                            xq[j] = Int16(Swift.min(32_767, Swift.max(-32_767, (x[j] / scale).rounded(.toNearestOrEven))))
+                        }
+                    }
+                }
+                let (values, scales) = (UnsafePointer(self.values), UnsafePointer(self.scales))
+                let (inputs, inputScales) = (UnsafePointer(xq), UnsafePointer(xScales))
+                forEachRowPiece(rows: rows, columns: columns, team: team) { range in
+                    for r in range {
+                        let row = values + r * rowBytes
+                        var total: Float = 0
+                        for block in 0..<blocks {
+                            let start = block * blockColumns, count = Swift.min(blockColumns, rowBytes - start)
+                            total += inputScales[block] * Float(int16Dot(row + start, inputs + start, count: count))
+                        }
+                        y[r] = scales[r] * total
+                    }
+                }
+            }
         }
     }
 }
 
-/// Σ_j q[j] · x[j] over `columns` for one padded row of int8 weights.
+/// Σ_j q[j] · x[j] over `count` columns, exact as long as it fits in Int32. Written as a plain
+/// loop on purpose: the compiler vectorises it into sign extensions and pmaddwd, which explicit
+/// SIMD code (whose wide integer conversions stay calls into the standard library) did not get.
 @inline(__always)
-func int8Dot(_ row: UnsafePointer<Int8>, _ x: UnsafePointer<Float>, columns: Int) -> Float {
-    // Eight lanes at a time: SIMD8<Int8> → SIMD8<Int32> is one sign extension. The standard
-    // library's SIMD8<Float>(SIMD8<Int32>) stayed a call in this package's build, so the
-    // integers become floats through the exponent instead: the bits of 1.5·2^23 plus a small
-    // integer are the float 1.5·2^23 + that integer, exactly.
-    var sums = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-    let whole = columns / 32
-    let raw = UnsafeRawPointer(row), input = UnsafeRawPointer(x)
-    @inline(__always) func term(_ block: Int, _ part: Int, _ sum: SIMD8<Float>) -> SIMD8<Float> {
-        let q = raw.loadUnaligned(fromByteOffset: block * 32 + part * 8, as: SIMD8<Int8>.self)
-        let xs = input.loadUnaligned(fromByteOffset: block * 128 + part * 32, as: SIMD8<Float>.self)
-        let widened = SIMD8<Int32>(truncatingIfNeeded: q) &+ 0x4B40_0000
-        return multiplyAdd(unsafeBitCast(widened, to: SIMD8<Float>.self) - 12_582_912, xs, sum)
-    }
-    for block in 0..<whole {
-        sums.0 = term(block, 0, sums.0)
-        sums.1 = term(block, 1, sums.1)
-        sums.2 = term(block, 2, sums.2)
-        sums.3 = term(block, 3, sums.3)
-    }
-    var total = ((sums.0 + sums.1) + (sums.2 + sums.3)).sum()
-    for j in whole * 32..<columns { total += Float(row[j]) * x[j] }
-    return total
+func int16Dot(_ q: UnsafePointer<Int8>, _ x: UnsafePointer<Int16>, count: Int) -> Int32 {
+    var sum: Int32 = 0
+    for j in 0..<count { sum &+= Int32(q[j]) &* Int32(x[j]) }
+    return sum
 }

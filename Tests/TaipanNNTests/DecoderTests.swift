@@ -74,7 +74,10 @@ import TaipanTensor
     func int8StepsMatchTheForwardWhenTheMatricesAreQuantisedAlready(promptLength: Int) throws {
         // Replace every matrix the decoder stores in int8 by its quantised values first: then
         // both paths use the same weights (quantising them again gives the same integers and
-        // scales, up to the rounding of the scale) and mostly the order of summation differs.
+        // scales, up to the rounding of the scale), and what differs is the order of summation
+        // and the int8 product's rounding of its inputs to 16 bits per block (Int8Matrix.swift):
+        // up to half of 2⁻¹⁵ of a block's largest input, 5e-5 to 9e-5 of the logits here, where
+        // the weights' own rounding gives about 1e-2 (int8StaysCloseToFloat32).
         for (tied, bias) in [(false, true), (true, false)] {
             let model = Self.model(seed: 8, tied: tied, bias: bias)
             for matrix in Self.decodedMatrices(model) {
@@ -83,7 +86,7 @@ import TaipanTensor
             }
             let decoder = Decoder(model: model, weights: .int8)
             let error = try Self.worstError(decoder, Self.ids, promptLength: promptLength, expected: Self.parallelLogits(model, Self.ids))
-            #expect(error <= 1e-5, "tied \(tied), bias \(bias): relative error \(error)")
+            #expect(error <= 2e-4, "tied \(tied), bias \(bias): relative error \(error)")
         }
     }
 

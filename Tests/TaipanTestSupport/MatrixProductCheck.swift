@@ -7,16 +7,20 @@ import TaipanTensor
 
 /// Expects `multiply(x, y, team)` to give y = W·x for the (rows, columns) matrix whose stored
 /// weights `storedWeight(row, column)` returns, within float32 summation error of a Float64
-/// reference, and the same bits with no team and with teams of 1, 2 and 3 threads.
+/// reference, and the same bits with no team and with teams of 1, 2 and 3 threads. The
+/// reference multiplies `referenceInput` when given (the input as the product rounds it), x
+/// otherwise.
 public func expectMatrixVectorProduct(
-    rows: Int, columns: Int, x: [Float], storedWeight: (_ row: Int, _ column: Int) -> Float,
+    rows: Int, columns: Int, x: [Float], referenceInput: [Double]? = nil,
+    storedWeight: (_ row: Int, _ column: Int) -> Float,
     multiply: (_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ team: SpinningTeam?) -> Void,
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
     var expected = [Double](repeating: 0, count: rows), magnitude = 0.0
+    let input = referenceInput ?? x.map(Double.init)
     for r in 0..<rows {
         for c in 0..<columns {
-            let term = Double(storedWeight(r, c)) * Double(x[c])
+            let term = Double(storedWeight(r, c)) * input[c]
             expected[r] += term
             magnitude = max(magnitude, abs(term))
         }
