@@ -3,6 +3,15 @@
 // peak bytes that tensors hold. Released buffers of large tensors wait in a small pool for the
 // next tensor of the same size: a training step allocates the same shapes every time, and a
 // fresh allocation of megabytes costs page faults on every first touch.
+//
+// Buffers of 4 MiB and more are aligned to 2 MiB and advised to the kernel as wanting
+// transparent huge pages (madvise MADV_HUGEPAGE; Debian's default THP mode, "madvise", gives
+// them only to memory that asks). Decoding streams every weight once per token, and the
+// hardware prefetchers stop at 4 KiB page boundaries: on a 2-core Zen 2 the 130M Mamba-2
+// decoded about 2.4% faster in float32 (24.2 against 23.6 GB/s of weights). Where the kernel
+// has THP off, the advice is ignored.
+
+import Foundation
 
 /// A 64-byte aligned float32 buffer, shared by a tensor and its reshaped views.
 public final class TensorStorage: @unchecked Sendable {
@@ -16,11 +25,22 @@ public final class TensorStorage: @unchecked Sendable {
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        pointer = (BufferPool.shared.take(bytes: bytes) ?? UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64))
+        pointer = (BufferPool.shared.take(bytes: bytes) ?? Self.allocate(bytes: bytes))
             .bindMemory(to: Float.self, capacity: max(count, 1))
         if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
         self.count = count
         AllocationCounter.shared.allocated(bytes)
+    }
+
+    static let hugePage = 2 << 20
+
+    /// Fresh memory for `bytes`: 64-byte aligned, or for 4 MiB and more 2 MiB aligned and advised
+    /// as wanting huge pages (before the first touch, so that the faults can map huge pages).
+    private static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+        guard bytes >= 2 * hugePage else { return .allocate(byteCount: bytes, alignment: 64) }
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: hugePage)
+        _ = madvise(memory, bytes / hugePage * hugePage, MADV_HUGEPAGE)  // only advice: a refusal changes nothing
+        return memory
     }
 
     deinit {
