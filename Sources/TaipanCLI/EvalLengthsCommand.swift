@@ -11,7 +11,7 @@ struct EvalLengthsCommand: ParsableCommand {
         commandName: "eval-lengths",
         abstract: "Accuracy of synthetic-task runs (selective_copying, induction_heads) at test lengths, in the recurrent form (constant memory, time linear in the length); writes an SVG chart.")
 
-    @Argument(help: "Runs' TOML configs (their newest checkpoints) or checkpoint directories; one chart line each.") var targets: [String]
+    @Argument(help: "Runs' TOML configs or run directories (their newest checkpoints), or checkpoint directories; one chart line each.") var targets: [String]
     @Option(help: "Comma-separated test lengths, e.g. 256,512,1024 (default: the first run's training length ×1, ×2, … ×64).") var lengths: String?
     @Option(help: "Test sequences at each length.") var sequences = 32
     @Option(help: "induction_heads: answered triggers a test row (1 = the paper's test, one query at the end; default: the run's).") var queries: Int?
@@ -22,7 +22,7 @@ struct EvalLengthsCommand: ParsableCommand {
     var timeSteps = false
 
     func validate() throws {
-        if targets.isEmpty { throw ValidationError("name at least one run config or checkpoint directory") }
+        if targets.isEmpty { throw ValidationError("name at least one run config, run directory or checkpoint directory") }
         if sequences < 1 { throw ValidationError("--sequences must be at least 1") }
         if threads < 0 { throw ValidationError("--threads must not be negative") }
         if seed < 0 { throw ValidationError("--seed must not be negative") }

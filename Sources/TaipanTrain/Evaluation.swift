@@ -85,17 +85,26 @@ public enum Evaluation {
     }
 
     /// The configuration and model directory of `target`: a checkpoint directory (its
-    /// `state.json` holds the configuration), or a config file (the newest checkpoint of its
-    /// run, else its `model.init_from`).
+    /// `state.json` holds the configuration), a run directory (its newest complete checkpoint),
+    /// or a config file (the newest checkpoint of its run, else its `model.init_from`).
     public static func resolve(target: String, overrides: [String] = []) throws -> (config: TrainConfig, modelDirectory: String) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else {
-            throw TrainError.run("\(target): no such config file or checkpoint directory")
+            throw TrainError.run("\(target): no such config file, run directory or checkpoint directory")
         }
         let config: TrainConfig
         let modelDirectory: String
         if isDirectory.boolValue {
             let statePath = (target as NSString).appendingPathComponent(TrainState.fileName)
+            let checkpoints = (target as NSString).appendingPathComponent("checkpoints")
+            if !FileManager.default.fileExists(atPath: statePath), FileManager.default.fileExists(atPath: checkpoints) {
+                // A run directory: its newest complete checkpoint.
+                let store = CheckpointStore(root: checkpoints)
+                guard let latest = store.latestStep else {
+                    throw TrainError.run("\(target): a run directory without a complete checkpoint in \(checkpoints): nothing to evaluate")
+                }
+                return try resolve(target: store.path(step: latest), overrides: overrides)
+            }
             let state = try TrainState.read(from: statePath)
             config = try TrainConfig.parse(toml: state.config, source: statePath, overrides: overrides)
             modelDirectory = target

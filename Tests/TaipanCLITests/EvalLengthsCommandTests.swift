@@ -25,7 +25,7 @@ import Testing
         let chart = directory.file("chart.svg")
         let evaluated = try runTaipan([
             "eval-lengths", directory.file("induction-heads-s6") + "/checkpoints/step-00000003",
-            directory.file("induction-heads-lti") + "/checkpoints/step-00000003",
+            directory.file("induction-heads-lti"),  // a run directory: its newest checkpoint
             "--lengths", "16,64", "--sequences", "3", "--queries", "1", "--threads", "2", "--chart", chart,
         ])
         #expect(evaluated.status == 0, "\(evaluated.error)")
@@ -43,6 +43,11 @@ import Testing
         #expect(copying.output.contains("selective_copying | S6 | 24 | 48 |"), "\(copying.output)")
         // 2 sequences: one marker each, and 3 answer positions read (the last answer is never read).
         #expect(copying.output.contains("S6 | 0 | marker | 2 |") && copying.output.contains("S6 | 1 | answer | 6 |"), "\(copying.output)")
+
+        // A run directory with no complete checkpoint is refused by name.
+        try FileManager.default.createDirectory(atPath: directory.file("unstarted/checkpoints"), withIntermediateDirectories: true)
+        let unstarted = try runTaipan(["eval-lengths", directory.file("unstarted"), "--lengths", "16"])
+        #expect(unstarted.status != 0 && unstarted.error.contains("unstarted: a run directory without a complete checkpoint"), "\(unstarted.error)")
 
         // A text run is refused by name, and so are bad lengths.
         let tooShort = try runTaipan(["eval-lengths", directory.file("induction-heads-s6") + "/checkpoints/step-00000003", "--lengths", "2"])
