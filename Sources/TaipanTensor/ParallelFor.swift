@@ -8,18 +8,22 @@
 import CBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 /// The number of threads Taipan's kernels and OpenBLAS use. Defaults to all cores.
 public enum Threads {
-    nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
+    /// Atomic: every kernel reads it, and a trainer sets it while other work may be running
+    /// (ThreadSanitizer caught a test's trainer setting it under another test's kernels when it
+    /// was a plain variable).
+    private static let current = Atomic<Int>(ProcessInfo.processInfo.activeProcessorCount)
 
     /// The thread count in force.
-    public static var count: Int { current }
+    public static var count: Int { current.load(ordering: .relaxed) }
 
     /// Sets the thread count for Taipan's kernels and for OpenBLAS together.
     public static func set(_ count: Int) {
         precondition(count >= 1, "Threads.set: the thread count must be at least 1 (got \(count))")
-        current = count
+        current.store(count, ordering: .relaxed)
         openblas_set_num_threads(Int32(count))
     }
 
@@ -27,7 +31,7 @@ public enum Threads {
     /// products between their own threads, each calling OpenBLAS on its share.
     public static func withSingleThreadedBLAS<Value, Failure: Error>(_ body: () throws(Failure) -> Value) throws(Failure) -> Value {
         openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(current)) }
+        defer { openblas_set_num_threads(Int32(count)) }
         return try body()
     }
 }
