@@ -14,8 +14,9 @@ venv=benchmarks/.venv-pytorch
 if ! "$venv/bin/python" -c 'import torch, mambapy, transformers' 2>/dev/null; then
     echo "Creating $venv (torch, mambapy, transformers)" >&2
     python3 -m venv "$venv"
-    # From the configured registry, by name (a pip configured with a CPU-only wheel source, as
-    # here, avoids PyPI's ~5 GB of CUDA libraries).
+    # From the configured registry, by name. Where that registry serves torch's CUDA build (as
+    # on 2026-12-03: torch 2.15.0+cu132, the venv 5.6 GB), the CUDA libraries come along unused;
+    # a pip configured with a CPU-only wheel source avoids them.
     "$venv/bin/pip" install --quiet torch mambapy transformers
 fi
 "$venv/bin/python" - >&2 <<'PY'
