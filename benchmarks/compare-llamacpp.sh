@@ -13,8 +13,8 @@
 #   (vendor/llama.cpp) is built with Debian's cmake: llama-bench and llama-quantize only,
 #   Release, CPU only, -DGGML_NATIVE=ON, no network code;
 # - models/: the architectures of configs/bench-130m.toml and configs/bench-130m-mamba2.toml
-#   written by `taipan model init` with the configs' train.seed (random weights: the seed and
-#   the recipe `taipan bench generate` initialises its model with), converted by the tree's
+#   written by `taipan model init` with the configs' train.seed (random weights; Taipan's side
+#   decodes these same directories with `taipan bench generate --model`), converted by the tree's
 #   convert_hf_to_gguf.py to f32 and f16 GGUFs, and quantised from f32 to q8_0 and Q4_0. There
 #   is no tokenizer file, so the converter puts in its built-in GPT-NeoX vocabulary
 #   (models/ggml-vocab-gpt-neox.gguf: ids 0–50,276, then "[PADn]" fillers) cut to the model's

@@ -5,16 +5,15 @@ benchmarks/compare-llamacpp.sh builds llama.cpp, makes and converts the models, 
 - `config TOML OUT`: writes the config.json of a Taipan TOML config's architecture for
   `taipan model init` (the TOML's [model] keys, which carry the Hugging Face names, with Taipan's
   defaults for the keys that decide the initialisation), and prints the config's `train.seed`:
-  `taipan bench generate --config TOML` initialises its model from that seed, so
-  `taipan model init --seed SEED` writes the same architecture with the same recipe and seed.
+  `taipan model init --seed SEED` writes that architecture, which both sides then load.
 - `vocab GGUF MODEL_DIR`: reads a converted GGUF and checks that llama.cpp can load it: its
   token list (the tokenizer llama.cpp uses) against the embedding's rows and the model
   directory's vocab_size, every token id below the vocabulary size.
 - `measure`: decoding tokens/s at batch 1, alternated in pairs, llama.cpp first:
   `llama-bench -m X.gguf -p 0 -n N -t T -r 1 -o json` (generation only, no prompt; its own
-  warm-up run first) then `taipan bench generate --config TOML --weights W --tokens N --runs 1
-  --threads T` (it times the N steps after a 16-token prefill), `--runs` pairs for each model
-  and precision pair:
+  warm-up run first) then `taipan bench generate --config TOML --model DIR --weights W --tokens N
+  --runs 1 --threads T` on the model directory the GGUFs were converted from (it times the N
+  steps after a 16-token prefill), `--runs` pairs for each model and precision pair:
   f32 / float32, f16 / bfloat16, q8_0 / int8, Q4_0 / int8 (Taipan's smallest weights).
   Each side's tokens/s is the median of its runs; the ratio is the median of the pairs' ratios
   (Taipan ÷ llama.cpp), as the machine's speed drifts within minutes. Prints a table, one
@@ -189,9 +188,9 @@ def llama_bench(binary, gguf_path, tokens, threads, timeout):
     return generation[0]
 
 
-def taipan_bench(binary, config, weights, tokens, threads, timeout):
-    name = f"taipan bench generate {config} --weights {weights}"
-    command = [binary, "bench", "generate", "--config", config, "--weights", weights,
+def taipan_bench(binary, config, model_dir, weights, tokens, threads, timeout):
+    name = f"taipan bench generate --model {model_dir} --weights {weights}"
+    command = [binary, "bench", "generate", "--config", config, "--model", model_dir, "--weights", weights,
                "--tokens", str(tokens), "--runs", "1", "--threads", str(threads)]
     text = run(command, name, timeout)
     lines = [line for line in text.splitlines() if line.startswith("RESULT ")]
@@ -234,7 +233,7 @@ def measure_main(argv):
     parser = argparse.ArgumentParser(prog="compare_llamacpp.py measure")
     parser.add_argument("--llama-bench", required=True)
     parser.add_argument("--taipan", required=True)
-    parser.add_argument("--gguf-dir", required=True, help="holds MODEL-TYPE.gguf (mamba1-f32.gguf, …)")
+    parser.add_argument("--gguf-dir", required=True, help="holds MODEL-TYPE.gguf (mamba1-f32.gguf, …) and the model directories MODEL/")
     parser.add_argument("--models", default="mamba1,mamba2")
     parser.add_argument("--runs", type=int, default=3, help="pairs per model and precision")
     parser.add_argument("--tokens", type=int, default=64)
@@ -257,6 +256,9 @@ def measure_main(argv):
     rows, details, build = [], [], None
     for model in models:
         title, config = MODELS[model]
+        model_dir = os.path.join(args.gguf_dir, model)
+        if not os.path.isfile(os.path.join(model_dir, "config.json")):
+            raise Failure(f"{model_dir}: missing (compare-llamacpp.sh makes it)")
         for gguf_type, weights in PAIRS:
             gguf_path = os.path.join(args.gguf_dir, f"{model}-{gguf_type}.gguf")
             if not os.path.isfile(gguf_path):
@@ -267,7 +269,7 @@ def measure_main(argv):
                 loads.append(os.getloadavg()[0])
                 record = llama_bench(args.llama_bench, gguf_path, args.tokens, args.threads, args.timeout)
                 build = build or record
-                fields = taipan_bench(args.taipan, config, weights, args.tokens, args.threads, args.timeout)
+                fields = taipan_bench(args.taipan, config, model_dir, weights, args.tokens, args.threads, args.timeout)
                 sizes = sizes or (record.get("model_n_params"), fields["parameters"], record.get("model_size"))
                 llama.append(float(record["avg_ts"]))
                 ours.append(fields["tokens_per_second"])

@@ -72,6 +72,9 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "Tokens generated per run.") var tokens = 128
     @Option(help: "Timed runs (the median is reported).") var runs = 5
     @Option(help: "How the decoder stores its matrices: float32, bfloat16 or int8.") var weights: DecodingWeights = .float32
+    @Option(help: ArgumentHelp(
+        "A model directory (config.json and weights, Mamba or Mamba-2) to decode instead of a model initialised from the config.",
+        discussion: "The config still sets the threads (train.threads) and the prompt's seed (train.seed).")) var model: String?
 
     func validate() throws {
         guard prompt >= 1, tokens >= 1, runs >= 1 else { throw ValidationError("--prompt, --tokens and --runs must be at least 1") }
@@ -79,8 +82,9 @@ struct BenchGenerate: ParsableCommand {
 
     func run() throws {
         let config = try options.load()
-        let r = try Benchmarks.generate(config: config, promptTokens: prompt, newTokens: tokens, runs: runs, weights: weights)
-        print("\(options.config): \(r.parameters.formatted()) parameters, \(weights.rawValue) weights, prompt \(prompt), \(tokens) new tokens, \(Threads.count) threads, median of \(runs)")
+        let loaded = try model.map { try loadModel($0, adapter: nil) }
+        let r = try Benchmarks.generate(config: config, model: loaded, promptTokens: prompt, newTokens: tokens, runs: runs, weights: weights)
+        print("\(model ?? options.config): \(r.parameters.formatted()) parameters, \(weights.rawValue) weights, prompt \(prompt), \(tokens) new tokens, \(Threads.count) threads, median of \(runs)")
         print(String(format: "  %.1f tokens/s (%.2f ms a token) | weights %.0f MB a token, read at %.1f GB/s | peak RSS %.0f MiB",
                      r.tokensPerSecond, 1e3 / r.tokensPerSecond, Double(r.weightBytesPerToken) / 1e6, r.weightBandwidth / 1e9,
                      Double(r.peakResidentBytes) / 1048576))

@@ -144,15 +144,22 @@ public enum Benchmarks {
     }
 
     /// Times greedy recurrent decoding of `newTokens` tokens after a `promptTokens` prompt
-    /// (batch 1), `runs` times, with the decoder's matrices stored as `weights`.
+    /// (batch 1), `runs` times, with the decoder's matrices stored as `weights`: of `given`
+    /// (a loaded model) when there is one, else of a model of `config`'s architecture
+    /// initialised from its `train.seed`. The prompt is drawn from that seed too.
     public static func generate(
-        config: TrainConfig, promptTokens: Int, newTokens: Int, runs: Int, weights: DecodingWeights = .float32
+        config: TrainConfig, model given: (any LanguageModel)? = nil, promptTokens: Int, newTokens: Int, runs: Int,
+        weights: DecodingWeights = .float32
     ) throws -> GenerateBenchmarkReport {
-        let vocabulary = config.model.vocabularySize > 0 ? config.model.vocabularySize : 4096
-        let architecture = try config.modelConfig(vocabularySize: vocabulary)
         var generator = SeededGenerator(seed: UInt64(config.training.seed))
-        let model = architecture.makeModel(generator: &generator)
-        let prompt = (0..<promptTokens).map { _ in Int32(generator.next() % UInt64(architecture.vocabSize)) }
+        let model: any LanguageModel
+        if let given {
+            model = given
+        } else {
+            let vocabulary = config.model.vocabularySize > 0 ? config.model.vocabularySize : 4096
+            model = try config.modelConfig(vocabularySize: vocabulary).makeModel(generator: &generator)
+        }
+        let prompt = (0..<promptTokens).map { _ in Int32(generator.next() % UInt64(model.vocabularySize)) }
         let decoder = model.makeDecoder(weights: weights)
         var times: [Double] = []
         for _ in 0..<runs {
