@@ -90,9 +90,10 @@ public final class Int8Matrix: @unchecked Sendable {
                 let (xq, xScales) = (xq.baseAddress!, xScales.baseAddress!)
                 xq.initialize(repeating: 0, count: Swift.max(1, rowBytes))
                 for block in 0..<blocks {
-                    let start = block * blockColumns, end = Swift.min(columns, start + blockColumns)
+                    // The last block may be only padding past the columns: then it is empty here.
+                    let start = block * blockColumns, end = Swift.max(start, Swift.min(columns, start + blockColumns))
                     var largest: Float = 0, finite = true
-                    for j in start..<Swift.max(start, end) {
+                    for j in start..<end {
                         largest = Swift.max(largest, Swift.abs(x[j]))
                         finite = finite && x[j].isFinite
                     }
