@@ -7,7 +7,7 @@
 // Buffers of 4 MiB and more are aligned to 2 MiB and advised to the kernel as wanting
 // transparent huge pages (madvise MADV_HUGEPAGE; Debian's default THP mode, "madvise", gives
 // them only to memory that asks). Decoding streams every weight once per token, and the
-// hardware prefetchers stop at 4 KiB page boundaries: on a 2-core Zen 2 the 130M Mamba-2
+// hardware prefetchers stop at 4 KiB page boundaries: on a 2-core AMD EPYC the 130M Mamba-2
 // decoded about 2.4% faster in float32 (24.2 against 23.6 GB/s of weights, measured before this
 // code with glibc's malloc.hugetlb tunable, which gives every large allocation huge pages).
 // Where the kernel has THP off, the advice is ignored.
