@@ -49,9 +49,9 @@ struct BenchTrain: ParsableCommand {
             print("\(options.config): \(r.parameters.formatted()) parameters\(lora), \(r.tokensPerStep) tokens a step, \(ranks)\(Threads.count) threads, median of \(steps) steps")
             print(String(format: "  optimizer state %.1f MiB (AdamW moments of %@ trainable parameters)",
                          Double(r.optimizerStateBytes) / 1048576, r.trainableParameters.formatted()))
-            print(String(format: "  step %.1f ms | %.0f tokens/s | %.2f MFLOP/token | %.1f GFLOP/s | MFU %.1f%% of sgemm %.1f GFLOP/s | peak RSS %.0f MiB",
+            print(String(format: "  step %.1f ms | %.0f tokens/s | %.2f MFLOP/token | %.1f GFLOP/s | MFU %.1f%% of %@sgemm %.1f GFLOP/s | peak RSS %.0f MiB",
                          r.medianStepSeconds * 1e3, r.tokensPerSecond, r.flopsPerToken / 1e6, r.achievedFlops / 1e9,
-                         r.utilisation * 100, r.matmulPeak / 1e9, Double(r.peakResidentBytes) / 1048576))
+                         r.utilisation * 100, r.ranks > 1 ? "\(r.ranks) × " : "", r.matmulPeak / 1e9, Double(r.peakResidentBytes) / 1048576))
             if r.ranks > 1 {
                 print(String(format: "  gradient allreduce %.1f ms a step (%.1f%% of the step)",
                              r.medianExchangeSeconds * 1e3, 100 * r.medianExchangeSeconds / r.medianStepSeconds))

@@ -271,8 +271,11 @@ public final class Trainer {
         let stop = StopSignal(ranks: communicator.size, announces: communicator.isRoot && !prompt, onFirstSignal: onSignal)
         let targetsPerStep = config.training.batchSize * config.data.sequenceLength * config.training.gradientAccumulation
         let flopsPerToken = TrainingStep.flopsPerToken(model.configuration)
-        let peak = communicator.isRoot ? Benchmarks.matmulPeak() : 1
-        log.message(String(format: "matmul peak this run: %.1f GFLOP/s; model: %.1f MFLOP per token (forward + backward)", peak / 1e9, flopsPerToken / 1e6))
+        // Only the root logs, so only the root measures.
+        var yardstick = communicator.isRoot ? MatmulYardstick(ranks: communicator.size) : MatmulYardstick(ranks: 1, remeasurements: 0) { 1 }
+        log.message(String(
+            format: "matmul peak this run: %.1f GFLOP/s%@; model: %.1f MFLOP per token (forward + backward)",
+            yardstick.peak / 1e9, communicator.size > 1 ? " (\(communicator.size) ranks × sgemm)" : "", flopsPerToken / 1e6))
         var losses: [Double] = []
         var stepSeconds: [Double] = []
         var lastValidation: Double?
@@ -320,9 +323,15 @@ public final class Trainer {
                 let recent = stepSeconds.suffix(config.logging.interval).sorted()
                 let median = recent[recent.count / 2]
                 let tokensPerSecond = Double(targetsPerStep) / median
+                let peakBefore = yardstick.peak
+                let utilisation = yardstick.utilisation(achievedFlops: tokensPerSecond * flopsPerToken)
+                if yardstick.peak > peakBefore {
+                    log.message(String(
+                        format: "matmul peak measured again (training outran it): %.1f GFLOP/s", yardstick.peak / 1e9))
+                }
                 log.trainStep(
                     step: state.step, totalSteps: totalSteps, loss: loss, learningRate: learningRate, gradientNorm: norm,
-                    tokensPerSecond: tokensPerSecond, utilisation: tokensPerSecond * flopsPerToken / peak,
+                    tokensPerSecond: tokensPerSecond, utilisation: utilisation,
                     secondsLeft: median * Double(totalSteps - state.step), tokensSeen: state.tokensSeen)
             }
             // Evaluate.
