@@ -14,8 +14,8 @@
 // of half of 2⁻⁷ of the row's, and the integer products are what makes int8 decoding faster
 // than bfloat16: the compiler turns the loop into pmaddwd (16-bit products summed in pairs into
 // 32-bit lanes), about 2.7 times the multiply-adds a cycle of the float32 path it replaced,
-// which converted each weight to float first (measured on one core of a 2-core AMD EPYC virtual machine, in cache: 16.3
-// against 6.1 billion a second).
+// which converted each weight to float first (measured on one core of a 2-core AMD EPYC
+// virtual machine, in cache: 16.3 against 6.1 billion a second).
 
 /// A (rows, columns) matrix of int8 weights with a float32 scale per row, read-only once built.
 public final class Int8Matrix: @unchecked Sendable {
