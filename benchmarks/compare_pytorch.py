@@ -486,7 +486,8 @@ def driver_main(argv):
     parser.add_argument("--out", default="benchmarks/results-latest.md")
     parser.add_argument("--mambapy-steps", type=int, default=8)
     parser.add_argument("--pairs", type=int, default=3,
-                        help="mambapy and Taipan bench-small measurements, alternated back to back (the ratio is the median of the pairs')")
+                        help="pairs of measurements alternated back to back: mambapy and Taipan on bench-small, transformers and Taipan on "
+                             "bench-small-mamba2, bandwidth and decoding (each ratio is the median of its pairs')")
     parser.add_argument("--transformers-steps", type=int, default=3)
     parser.add_argument("--transformers-warmup", type=int, default=0,
                         help="untimed transformers steps first (each takes minutes; their one-time costs are small beside that)")
